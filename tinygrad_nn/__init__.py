@@ -1,0 +1,24 @@
+"""tinygrad_nn: a small, fast, solid autodiff framework on numpy.
+
+Every operation is an object with ``forward`` and ``backward`` (:class:`Function`); a
+:class:`Tensor` remembers the op that made it and ``loss.backward()`` walks the graph back.
+"""
+
+from .autograd import Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .gradcheck import gradcheck
+from .tensor import Tensor, get_default_dtype, set_default_dtype, softmax_cross_entropy
+from .version import __version__
+
+__all__ = [
+    "Function",
+    "Tensor",
+    "__version__",
+    "detect_anomaly",
+    "enable_grad",
+    "get_default_dtype",
+    "gradcheck",
+    "is_grad_enabled",
+    "no_grad",
+    "set_default_dtype",
+    "softmax_cross_entropy",
+]

@@ -1,0 +1,383 @@
+"""The engine: the Function base class, graph walks and the backward driver.
+
+A Tensor made by an operation points at the Function that made it (``tensor.op``); the
+Function points at its input Tensors (``op.inputs``, a tuple in call order). Backward walks
+this graph in reverse topological order, calling each Function's ``backward`` once.
+
+This module imports nothing else from the package: ``tensor.py`` registers the Tensor class
+with :func:`register_tensor_type` so that :meth:`Function.apply` can wrap its results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "Function",
+    "backward",
+    "detect_anomaly",
+    "enable_grad",
+    "is_anomaly_enabled",
+    "is_grad_enabled",
+    "module_scope",
+    "no_grad",
+    "scope_name",
+    "toposort",
+    "unbroadcast",
+]
+
+
+class _ThreadState(threading.local):
+    """Per-thread switches: grad recording, anomaly detection and the module scope stack."""
+
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.anomaly = False
+        self.scope: tuple = ()
+
+
+_state = _ThreadState()
+_tensor_type: Any = None
+
+
+def register_tensor_type(cls: type) -> None:
+    """Tell the engine which class wraps results (called once by ``tensor.py``)."""
+    global _tensor_type
+    _tensor_type = cls
+
+
+# ----------------------------------------------------------------------------- switches
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside :func:`no_grad` (per thread)."""
+    return _state.grad_enabled
+
+
+class _GradMode(contextlib.ContextDecorator):
+    """Context manager and decorator that sets grad recording, restoring it on exit."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._saved: list[bool] = []
+
+    def __enter__(self) -> _GradMode:
+        self._saved.append(_state.grad_enabled)
+        _state.grad_enabled = self.enabled
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _state.grad_enabled = self._saved.pop()
+
+    def _recreate_cm(self) -> _GradMode:
+        # a fresh manager per decorated call, so threads and recursion never share state
+        return _GradMode(self.enabled)
+
+
+def no_grad() -> _GradMode:
+    """Nothing computed inside is recorded for backward.
+
+    Use as ``with no_grad(): ...`` or as a decorator ``@no_grad()``. The switch is per
+    thread and always restored, even when the body raises.
+    """
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    """Turn recording back on inside a :func:`no_grad` block."""
+    return _GradMode(True)
+
+
+def is_anomaly_enabled() -> bool:
+    """True inside :func:`detect_anomaly` (per thread)."""
+    return _state.anomaly
+
+
+@contextlib.contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise ``FloatingPointError`` as soon as an op's forward or backward makes NaN/inf.
+
+    The message names the op, its input shapes and the module it ran in. Costs one
+    ``isfinite`` check per array, so use it for debugging, not for training runs.
+    """
+    saved = _state.anomaly
+    _state.anomaly = True
+    try:
+        yield
+    finally:
+        _state.anomaly = saved
+
+
+@contextlib.contextmanager
+def module_scope(module: object) -> Iterator[None]:
+    """Record that ops run inside ``module`` (used by ``nn.Module.__call__``)."""
+    saved = _state.scope
+    _state.scope = saved + (module,)
+    try:
+        yield
+    finally:
+        _state.scope = saved
+
+
+def scope_name(scope: tuple) -> str:
+    """The dotted path of the innermost module in ``scope``, or ``"top level"``."""
+    if not scope:
+        return "top level"
+    inner = scope[-1]
+    return getattr(inner, "scope_name", type(inner).__name__)
+
+
+# ----------------------------------------------------------------------------- Function
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class Function:
+    """One operation: ``forward`` on numpy arrays, ``backward`` on the output gradient.
+
+    Subclass it and write::
+
+        class Softplus(Function):
+            def forward(self, x):            # numpy in, numpy out
+                self.x = x                   # save what backward needs on self
+                return np.logaddexp(0, x)
+            def backward(self, grad):        # one gradient (or None) per input
+                return grad / (1 + np.exp(-self.x))
+
+    and call it as ``Softplus.apply(tensor, **settings)``. The engine sums broadcast
+    gradients back to each input's shape; ``self.needs_input_grad`` tells ``backward``
+    which gradients are wanted. ``name`` (snake case of the class name unless set) is what
+    errors and drawings show.
+    """
+
+    __slots__ = (
+        "inputs",
+        "needs_input_grad",
+        "scope",
+        "_versions",
+        "_grad_out",
+        "_released",
+        "_retained",
+        "__weakref__",
+    )
+    name: str = "function"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = _snake_case(cls.__name__)
+
+    def forward(self, *arrays: np.ndarray, **settings: Any) -> np.ndarray:
+        """Compute the output from numpy arrays, saving on ``self`` what backward needs."""
+        raise NotImplementedError(f"{type(self).__name__} must define forward")
+
+    def backward(self, grad: np.ndarray) -> tuple | np.ndarray:
+        """Given d(out), return d(input) for each positional input (None where not needed)."""
+        raise NotImplementedError(f"{type(self).__name__} must define backward")
+
+    @classmethod
+    def apply(cls, *inputs: Any, **settings: Any) -> Any:
+        """Run the op on Tensors, arrays or numbers; record it if any input requires grad."""
+        tensor_type = _tensor_type
+        tensors = tuple(x if isinstance(x, tensor_type) else tensor_type(x) for x in inputs)
+        fn = cls()
+        record = _state.grad_enabled and any(t.requires_grad for t in tensors)
+        if record:
+            fn.needs_input_grad = tuple(t.requires_grad for t in tensors)
+        try:
+            out = fn.forward(*[t._data for t in tensors], **settings)
+        except ValueError as err:
+            raise _shape_error(cls.name, tensors, err) from None
+        if not isinstance(out, np.ndarray):
+            out = np.asarray(out)
+        if _state.anomaly:
+            _check_finite(fn, tensors, out, "forward", _state.scope)
+        if not record:
+            return tensor_type._from_op(out, None)
+        fn.inputs = tensors
+        fn.scope = _state.scope
+        fn._versions = tuple(t._version for t in tensors)
+        fn._grad_out = None
+        fn._released = False
+        fn._retained = None
+        return tensor_type._from_op(out, fn)
+
+    def release(self) -> None:
+        """Drop the arrays saved for backward; the graph's structure stays for drawing."""
+        d = getattr(self, "__dict__", None)
+        if d is not None:
+            d.clear()
+        self._released = True
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(str(t.shape) for t in getattr(self, "inputs", ()))
+        return f"<{self.name} ({shapes})>"
+
+
+def _shape_error(name: str, tensors: tuple, err: ValueError) -> ValueError:
+    """Reword a numpy ValueError so it names the op and the input shapes."""
+    msg = str(err)
+    if msg.startswith(f"{name}:"):
+        return err
+    shapes = " and ".join(str(t.shape) for t in tensors)
+    if "broadcast" in msg:
+        return ValueError(f"{name}: shapes {shapes} cannot be broadcast together")
+    return ValueError(f"{name}: invalid inputs of shapes {shapes}: {msg}")
+
+
+def _check_finite(fn: Function, tensors: tuple, array: np.ndarray, stage: str, scope: tuple):
+    if np.isfinite(array).all():
+        return
+    shapes = ", ".join(str(t.shape) for t in tensors)
+    bad = "nan" if np.isnan(array).any() else "inf"
+    raise FloatingPointError(
+        f"{fn.name}: {stage} produced {bad} (input shapes {shapes}) in {scope_name(scope)}"
+    )
+
+
+# ----------------------------------------------------------------------------- graph walks
+
+
+def toposort(root: Any) -> list[Function]:
+    """Functions reachable from tensor ``root``, each after all Functions feeding it.
+
+    Iterative depth-first search with an explicit stack (no recursion, so any depth works);
+    inputs are visited in call order, so the result is the same on every run.
+    """
+    if root.op is None:
+        return []
+    order: list[Function] = []
+    visited = {root.op}
+    stack: list[tuple[Function, bool]] = [(root.op, False)]
+    while stack:
+        fn, children_done = stack.pop()
+        if children_done:
+            order.append(fn)
+            continue
+        stack.append((fn, True))
+        for t in reversed(fn.inputs):
+            parent = t.op
+            if parent is not None and parent not in visited:
+                visited.add(parent)
+                stack.append((parent, False))
+    return order
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple, op_name: str = "op") -> np.ndarray:
+    """Sum ``grad`` over the axes numpy broadcasting added or stretched to reach ``shape``.
+
+    The one place broadcasting is undone: if ``x`` of ``shape`` was broadcast to
+    ``grad.shape`` in the forward pass, d(loss)/dx is the sum of ``grad`` over those axes.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    if grad.shape != shape:
+        raise RuntimeError(
+            f"{op_name}: backward returned a gradient of shape {grad.shape} "
+            f"for an input of shape {shape}"
+        )
+    return grad
+
+
+def _as_grad_tuple(fn: Function, grads: Any) -> tuple:
+    if isinstance(grads, tuple):
+        if len(grads) != len(fn.inputs):
+            raise RuntimeError(
+                f"{fn.name}: backward returned {len(grads)} gradients for {len(fn.inputs)} inputs"
+            )
+        return grads
+    if len(fn.inputs) != 1:
+        raise RuntimeError(f"{fn.name}: backward must return a tuple of {len(fn.inputs)} gradients")
+    return (grads,)
+
+
+def _check_versions(fn: Function) -> None:
+    for t, seen in zip(fn.inputs, fn._versions):
+        if t._version != seen:
+            label = f"'{t.name}'" if t.name else f"of shape {t.shape}"
+            raise RuntimeError(
+                f"{fn.name}: input tensor {label} was modified in place after the forward "
+                "pass; its gradient would be wrong. Modify a copy, or run forward again."
+            )
+
+
+def backward(root: Any, grad: Any = None, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf) into ``.grad`` of every leaf that requires grad.
+
+    ``grad`` is d(loss)/d(root); it defaults to 1 for a one-element ``root``. Saved arrays
+    are released afterwards unless ``retain_graph`` is true.
+    """
+    if not root.requires_grad:
+        raise RuntimeError("backward: tensor does not require grad and has no graph")
+    if grad is None:
+        if root.size != 1:
+            raise RuntimeError(
+                f"backward: grad can be implicit only for one-element tensors, got shape "
+                f"{root.shape}; pass grad= of that shape"
+            )
+        seed = np.ones(root.shape, dtype=root.dtype)
+    else:
+        seed = np.asarray(grad.data if isinstance(grad, _tensor_type) else grad)
+        if seed.shape != root.shape:
+            raise ValueError(
+                f"backward: grad of shape {seed.shape} does not match tensor of shape {root.shape}"
+            )
+        seed = seed.astype(root.dtype, copy=False)
+    if root.op is None:
+        _accumulate_leaf(root, seed)
+        return
+    order = toposort(root)
+    root.op._grad_out = seed
+    anomaly = _state.anomaly
+    for fn in reversed(order):
+        g = fn._grad_out
+        fn._grad_out = None
+        if fn._released:
+            raise RuntimeError(
+                f"backward: the graph through '{fn.name}' was freed by an earlier backward(); "
+                "pass retain_graph=True to the first call to go through it again"
+            )
+        if g is None:
+            continue
+        if fn._retained is not None:
+            out = fn._retained()
+            if out is not None:
+                _accumulate_leaf(out, g)
+        _check_versions(fn)
+        grads = _as_grad_tuple(fn, fn.backward(g))
+        for t, gi in zip(fn.inputs, grads):
+            if gi is None or not t.requires_grad:
+                continue
+            if anomaly:
+                _check_finite(fn, fn.inputs, gi, "backward", fn.scope)
+            gi = unbroadcast(np.asarray(gi), t.shape, fn.name)
+            if t.op is None:
+                _accumulate_leaf(t, gi)
+            else:
+                parent = t.op
+                prev = parent._grad_out
+                parent._grad_out = gi if prev is None else prev + gi
+        if not retain_graph:
+            fn.release()
+
+
+def _accumulate_leaf(t: Any, g: np.ndarray) -> None:
+    """``t.grad += g``, keeping the tensor's dtype and never aliasing ``g``."""
+    if t.grad is None:
+        t.grad = np.array(g, dtype=t.dtype, copy=True)
+    else:
+        t.grad += g

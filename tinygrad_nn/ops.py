@@ -1,0 +1,330 @@
+"""Every primitive operation, forward and backward side by side: the gradient table.
+
+Each op takes numpy arrays in ``forward`` and saves on ``self`` what ``backward`` needs;
+``backward`` gets d(loss)/d(output) and returns one gradient per positional input. The
+engine (``autograd.py``) undoes broadcasting, so gradients may have the broadcast shape.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .autograd import Function
+
+# ============================================================================ elementwise
+
+
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, grad):
+        return grad, grad
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, grad):
+        need_a, need_b = self.needs_input_grad
+        return (grad * self.b if need_a else None, grad * self.a if need_b else None)
+
+
+class Pow(Function):
+    """x ** p for a fixed number p: d/dx = p x^(p-1)."""
+
+    def forward(self, x, exponent):
+        self.x, self.p = x, exponent
+        return x**exponent
+
+    def backward(self, grad):
+        p = self.p
+        if p == 0:
+            return np.zeros_like(grad)
+        if p == 1:
+            return grad
+        if p == 2:
+            return grad * (2 * self.x)
+        return grad * (p * self.x ** (p - 1))
+
+
+class Exp(Function):
+    def forward(self, x):
+        self.y = np.exp(x)
+        return self.y
+
+    def backward(self, grad):
+        return grad * self.y
+
+
+class Log(Function):
+    def forward(self, x):
+        self.x = x
+        return np.log(x)
+
+    def backward(self, grad):
+        return grad / self.x
+
+
+# ============================================================================ reduce
+
+
+def _normalize_axes(axis, ndim: int) -> tuple[int, ...]:
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of range for {ndim} dimensions")
+        out.append(int(a) % ndim)
+    return tuple(out)
+
+
+def _expand_reduced(grad: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
+    """Put back the reduced axes as size-1 axes so ``grad`` broadcasts against the input."""
+    return grad if keepdims else np.expand_dims(grad, axes)
+
+
+class Sum(Function):
+    def forward(self, x, axis=None, keepdims=False):
+        self.shape = x.shape
+        self.axes = _normalize_axes(axis, x.ndim)
+        self.keepdims = keepdims
+        return np.sum(x, axis=self.axes, keepdims=keepdims)
+
+    def backward(self, grad):
+        return np.broadcast_to(_expand_reduced(grad, self.axes, self.keepdims), self.shape)
+
+
+class Max(Function):
+    """Values of the maximum; at ties the gradient is split evenly among the maxima."""
+
+    def forward(self, x, axis=None, keepdims=False):
+        if x.size == 0:
+            raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape}")
+        self.axes = _normalize_axes(axis, x.ndim)
+        self.keepdims = keepdims
+        self.x = x
+        self.m = np.max(x, axis=self.axes, keepdims=True)
+        return self.m if keepdims else np.squeeze(self.m, axis=self.axes)
+
+    def backward(self, grad):
+        mask = (self.x == self.m).astype(grad.dtype)
+        mask /= mask.sum(axis=self.axes, keepdims=True)
+        return _expand_reduced(grad, self.axes, self.keepdims) * mask
+
+
+# ============================================================================ shape
+
+
+class Reshape(Function):
+    def forward(self, x, shape):
+        self.in_shape = x.shape
+        try:
+            return x.reshape(shape)
+        except ValueError:
+            raise ValueError(
+                f"reshape: cannot reshape tensor of shape {x.shape} ({x.size} elements) "
+                f"into {tuple(shape)}"
+            ) from None
+
+    def backward(self, grad):
+        return grad.reshape(self.in_shape)
+
+
+class Transpose(Function):
+    def forward(self, x, axes=None):
+        if axes is None:
+            axes = tuple(reversed(range(x.ndim)))
+        if sorted(int(a) % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+            raise ValueError(
+                f"transpose: axes {tuple(axes)} are not a permutation of the "
+                f"{x.ndim} axes of shape {x.shape}"
+            )
+        self.inverse = tuple(np.argsort([int(a) % x.ndim for a in axes]))
+        return np.transpose(x, axes)
+
+    def backward(self, grad):
+        return np.transpose(grad, self.inverse)
+
+
+def _is_basic_index(index) -> bool:
+    """True for ints, slices, None and Ellipsis only (no repeated elements possible)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
+
+
+class GetItem(Function):
+    """x[index]; for integer-array indices repeated elements get their gradients summed."""
+
+    name = "getitem"
+
+    def forward(self, x, index):
+        self.shape, self.dtype, self.index = x.shape, x.dtype, index
+        try:
+            return x[index]
+        except IndexError as err:
+            raise IndexError(f"getitem: {err} (tensor of shape {x.shape})") from None
+
+    def backward(self, grad):
+        full = np.zeros(self.shape, dtype=grad.dtype)
+        if _is_basic_index(self.index):
+            full[self.index] = grad
+        else:
+            np.add.at(full, self.index, grad)
+        return full
+
+
+# ============================================================================ matmul
+
+
+class MatMul(Function):
+    """a @ b with numpy's rules: 2-D, batched N-D, and 1-D vectors on either side.
+
+    For 2-D, dA = dY B^T and dB = A^T dY; a 1-D operand is treated as a row (left) or
+    column (right) matrix and the extra axis dropped again.
+    """
+
+    name = "matmul"
+
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(
+                f"matmul: shapes {a.shape} and {b.shape}: scalars cannot be matrix-multiplied"
+            )
+        k_a = a.shape[-1]
+        k_b = b.shape[-2] if b.ndim >= 2 else b.shape[0]
+        if k_a != k_b:
+            raise ValueError(
+                f"matmul: shapes {a.shape} and {b.shape} do not align ({k_a} != {k_b})"
+            )
+        self.a, self.b = a, b
+        return a @ b
+
+    def backward(self, grad):
+        a, b = self.a, self.b
+        need_a, need_b = self.needs_input_grad
+        if a.ndim == 1 and b.ndim == 1:
+            return (grad * b if need_a else None, grad * a if need_b else None)
+        if a.ndim == 1:
+            g = grad[..., None, :]
+            ga = (g @ np.swapaxes(b, -1, -2))[..., 0, :] if need_a else None
+            gb = a[:, None] @ g if need_b else None
+            return ga, gb
+        if b.ndim == 1:
+            g = grad[..., :, None]
+            ga = g @ b[None, :] if need_a else None
+            gb = (np.swapaxes(a, -1, -2) @ g)[..., :, 0] if need_b else None
+            return ga, gb
+        ga = grad @ np.swapaxes(b, -1, -2) if need_a else None
+        gb = np.swapaxes(a, -1, -2) @ grad if need_b else None
+        return ga, gb
+
+
+# ============================================================================ nonlinear
+
+
+class Sigmoid(Function):
+    """1 / (1 + e^-x), computed from e^-|x| so it never overflows; dy/dx = y (1 - y)."""
+
+    def forward(self, x):
+        e = np.exp(-np.abs(x))
+        self.y = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+        return self.y
+
+    def backward(self, grad):
+        y = self.y
+        return grad * y * (1 - y)
+
+
+class Tanh(Function):
+    def forward(self, x):
+        self.y = np.tanh(x)
+        return self.y
+
+    def backward(self, grad):
+        return grad * (1 - self.y * self.y)
+
+
+class Relu(Function):
+    def forward(self, x):
+        self.positive = x > 0
+        return np.where(self.positive, x, np.zeros((), dtype=x.dtype))
+
+    def backward(self, grad):
+        return grad * self.positive
+
+
+def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    """x - logsumexp(x), with the max subtracted first so exp never overflows."""
+    shifted = x - np.max(x, axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+class LogSoftmax(Function):
+    """y = x - logsumexp(x); dx = dy - softmax(x) * sum(dy)."""
+
+    def forward(self, x, axis=-1):
+        if x.ndim == 0:
+            raise ValueError("log_softmax: needs at least one axis, got a scalar")
+        self.axis = _normalize_axes(axis, x.ndim)[0]
+        self.y = _log_softmax(x, self.axis)
+        return self.y
+
+    def backward(self, grad):
+        return grad - np.exp(self.y) * np.sum(grad, axis=self.axis, keepdims=True)
+
+
+# ============================================================================ loss
+
+
+def _check_targets(targets, n: int, k: int) -> np.ndarray:
+    t = np.asarray(targets)
+    if t.ndim != 1 or t.shape[0] != n:
+        raise ValueError(
+            f"softmax_cross_entropy: targets must have shape ({n},) to match logits with "
+            f"{n} rows, got shape {t.shape}"
+        )
+    if t.dtype.kind == "f":
+        if not np.all(np.isfinite(t)) or np.any(t != np.round(t)):
+            raise ValueError("softmax_cross_entropy: targets must be integer class indices")
+        t = t.astype(np.int64)
+    elif t.dtype.kind not in "iu":
+        raise ValueError(
+            f"softmax_cross_entropy: targets must be integer class indices, got dtype {t.dtype}"
+        )
+    if n and (t.min() < 0 or t.max() >= k):
+        raise ValueError(
+            f"softmax_cross_entropy: targets must lie in [0, {k}), got values from "
+            f"{t.min()} to {t.max()}"
+        )
+    return t
+
+
+class SoftmaxCrossEntropy(Function):
+    """Mean over N of -log softmax(logits)[target]; fused for stability.
+
+    logits: (N, K), targets: (N,) integer classes. Gradient: (softmax - onehot) / N.
+    """
+
+    def forward(self, logits, targets):
+        if logits.ndim != 2:
+            raise ValueError(
+                f"softmax_cross_entropy: logits must be 2-D (N, K), got shape {logits.shape}"
+            )
+        n, k = logits.shape
+        if n == 0:
+            raise ValueError("softmax_cross_entropy: logits have no rows (N = 0)")
+        t = _check_targets(targets, n, k)
+        log_p = _log_softmax(logits, 1)
+        rows = np.arange(n)
+        self.grad_logits = np.exp(log_p)
+        self.grad_logits[rows, t] -= 1
+        self.grad_logits /= n
+        return -np.sum(log_p[rows, t]) / n
+
+    def backward(self, grad):
+        return grad * self.grad_logits

@@ -1,0 +1,143 @@
+"""Optimizers: SGD with momentum in the tutorial's form, and Adam. Updates are in place."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .tensor import Tensor
+
+__all__ = ["SGD", "Adam", "Optimizer"]
+
+
+class Optimizer:
+    """Holds the parameters and the per-parameter state arrays; subclasses define ``step``."""
+
+    #: names of per-parameter state arrays, saved by ``state_dict`` as ``name.i``
+    slots: tuple[str, ...] = ()
+    #: names of the numeric settings saved by ``state_dict``
+    hyper: tuple[str, ...] = ("lr",)
+
+    def __init__(self, params: Iterable[Tensor], lr: float) -> None:
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        for p in self.params:
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise TypeError(
+                    f"{type(self).__name__}: parameters must be Tensors with requires_grad=True"
+                )
+        if not lr > 0:
+            raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr!r}")
+        self.lr = float(lr)
+        for slot in self.slots:
+            setattr(self, slot, [np.zeros_like(p.data) for p in self.params])
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to None."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """Settings as numbers and copies of the state arrays as ``slot.i``."""
+        state: dict[str, Any] = {"type": type(self).__name__}
+        state.update({h: getattr(self, h) for h in self.hyper})
+        for slot in self.slots:
+            for i, arr in enumerate(getattr(self, slot)):
+                state[f"{slot}.{i}"] = arr.copy()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore settings and state arrays saved by :meth:`state_dict` (shapes must match)."""
+        kind = state.get("type", type(self).__name__)
+        if kind != type(self).__name__:
+            raise ValueError(f"load_state_dict: state is for {kind}, not {type(self).__name__}")
+        for h in self.hyper:
+            if h in state:
+                setattr(self, h, type(getattr(self, h))(state[h]))
+        for slot in self.slots:
+            for i, arr in enumerate(getattr(self, slot)):
+                key = f"{slot}.{i}"
+                if key not in state:
+                    raise ValueError(f"load_state_dict: missing '{key}'")
+                value = np.asarray(state[key])
+                if value.shape != arr.shape:
+                    raise ValueError(
+                        f"load_state_dict: '{key}' has shape {value.shape}, expected {arr.shape}"
+                    )
+                arr[...] = value
+
+
+class SGD(Optimizer):
+    """Gradient descent with momentum, in the tutorial's form.
+
+    v <- momentum * v - lr * g;  p <- p + v. With ``momentum=0`` this is plain SGD.
+    ``g`` is the gradient of the mean loss, so ``lr`` is the tutorial's ``alpha``.
+    """
+
+    slots = ("velocity",)
+    hyper = ("lr", "momentum")
+
+    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0) -> None:
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum!r}")
+        self.momentum = float(momentum)
+        super().__init__(params, lr)
+
+    def step(self) -> None:
+        """Apply one update to every parameter with a gradient."""
+        lr, mu = self.lr, self.momentum
+        for p, v in zip(self.params, self.velocity):
+            if p.grad is None:
+                continue
+            v *= mu
+            v -= lr * p.grad
+            p.data += v
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba, 2015) with bias correction.
+
+    m <- b1 m + (1 - b1) g;  s <- b2 s + (1 - b2) g^2;
+    p <- p - lr * (m / (1 - b1^t)) / (sqrt(s / (1 - b2^t)) + eps).
+    """
+
+    slots = ("m", "s")
+    hyper = ("lr", "beta1", "beta2", "eps", "t")
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ) -> None:
+        b1, b2 = betas
+        if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
+            raise ValueError(f"Adam: betas must be in [0, 1), got {betas!r}")
+        if not eps > 0:
+            raise ValueError(f"Adam: eps must be positive, got {eps!r}")
+        self.beta1, self.beta2, self.eps, self.t = float(b1), float(b2), float(eps), 0
+        super().__init__(params, lr)
+
+    def step(self) -> None:
+        """Apply one update to every parameter with a gradient."""
+        self.t += 1
+        b1, b2 = self.beta1, self.beta2
+        step_size = self.lr / (1 - b1**self.t)
+        s_correction = 1 - b2**self.t
+        for p, m, s in zip(self.params, self.m, self.s):
+            g = p.grad
+            if g is None:
+                continue
+            m *= b1
+            m += (1 - b1) * g
+            s *= b2
+            s += (1 - b2) * (g * g)
+            p.data -= step_size * m / (np.sqrt(s / s_correction) + self.eps)

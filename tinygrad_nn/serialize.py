@@ -1,0 +1,175 @@
+"""Saving and loading: one ``.npz`` of arrays with JSON metadata inside, never pickle.
+
+Every file is written to a temporary file in the same folder and then ``os.replace``d onto
+the target, so a crash midway leaves the previous file intact. The metadata is the entry
+``__meta__`` (a 0-d unicode array) holding ``{"format": "tinygrad_nn", "version": ..., ...}``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .nn import MLP, Linear, Module
+from .version import __version__
+
+__all__ = [
+    "CheckpointError",
+    "FORMAT_VERSION",
+    "load",
+    "load_state",
+    "read_file",
+    "save",
+    "write_file",
+]
+
+FORMAT = "tinygrad_nn"
+FORMAT_VERSION = 1
+META_KEY = "__meta__"
+
+
+class CheckpointError(ValueError):
+    """A file that is truncated, foreign, or does not fit what it is loaded into."""
+
+    def __init__(self, path: Any, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+# ----------------------------------------------------------------------------- raw files
+
+
+def write_file(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> None:
+    """Atomically write ``arrays`` and JSON-able ``meta`` to ``path`` (exactly that name)."""
+    path = Path(path)
+    if META_KEY in arrays:
+        raise ValueError(f"save: the array name {META_KEY!r} is reserved")
+    meta = {"format": FORMAT, "version": FORMAT_VERSION, "library": __version__, **meta}
+    entries = {k: np.asarray(v) for k, v in arrays.items()}
+    entries[META_KEY] = np.array(json.dumps(meta))
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **entries)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def read_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+    """Read a file written by :func:`write_file`: ``(arrays, metadata)``.
+
+    Raises ``FileNotFoundError`` for a missing file and :class:`CheckpointError` for a
+    truncated, corrupt or foreign one.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as err:
+        raise CheckpointError(path, f"not a readable tinygrad_nn file ({err})") from None
+    if not isinstance(arrays, dict) or META_KEY not in arrays:
+        raise CheckpointError(path, "not a tinygrad_nn file (no metadata entry)")
+    try:
+        meta = json.loads(str(arrays.pop(META_KEY)))
+    except json.JSONDecodeError as err:
+        raise CheckpointError(path, f"metadata is not valid JSON ({err})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError(path, "not a tinygrad_nn file (wrong format tag)")
+    if meta.get("version", 0) > FORMAT_VERSION:
+        raise CheckpointError(
+            path,
+            f"written by a newer format (version {meta.get('version')}); "
+            f"this library reads up to {FORMAT_VERSION}",
+        )
+    return arrays, meta
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def _module_meta(model: Module) -> dict:
+    meta: dict[str, Any] = {"kind": "module", "class": type(model).__name__}
+    if isinstance(model, MLP):
+        meta["config"] = model.config()
+    elif isinstance(model, Linear):
+        meta["config"] = {
+            "n_in": model.n_in,
+            "n_out": model.n_out,
+            "bias": model.bias is not None,
+            "dtype": str(model.weight.dtype),
+        }
+    return meta
+
+
+def save(obj: Any, path: str | os.PathLike, **metadata: Any) -> None:
+    """Save a Module (or a fitted ``MLPClassifier``) to ``path``, atomically.
+
+    Extra keyword arguments are stored as JSON metadata (``load_state`` returns them).
+    """
+    if isinstance(obj, Module):
+        arrays = obj.state_dict()
+        meta = _module_meta(obj)
+    elif hasattr(obj, "_checkpoint_payload"):
+        arrays, meta = obj._checkpoint_payload()
+    else:
+        raise TypeError(f"save: expected a Module or a fitted estimator, got {type(obj).__name__}")
+    meta["user"] = metadata
+    write_file(path, arrays, meta)
+
+
+def load_state(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+    """The saved parameter arrays and the metadata of any saved Module.
+
+    Use this for your own Module classes: build the model, then
+    ``model.load_state_dict(load_state(path)[0])``.
+    """
+    arrays, meta = read_file(path)
+    if meta.get("kind") != "module":
+        raise CheckpointError(path, f"holds a {meta.get('kind', 'unknown')!r}, not a module")
+    return arrays, meta
+
+
+def load(path: str | os.PathLike) -> Any:
+    """Rebuild what :func:`save` wrote: an ``MLP``, a ``Linear`` or a fitted estimator."""
+    arrays, meta = read_file(path)
+    kind = meta.get("kind")
+    if kind == "estimator":
+        from .estimator import MLPClassifier
+
+        return MLPClassifier._from_checkpoint(arrays, meta, path)
+    if kind != "module":
+        raise CheckpointError(path, f"holds a {kind!r}; load it with the function that wrote it")
+    cls, config = meta.get("class"), meta.get("config")
+    try:
+        if cls == "MLP" and config is not None:
+            model: Module = MLP(**config)
+        elif cls == "Linear" and config is not None:
+            model = Linear(**config)
+        else:
+            raise CheckpointError(
+                path,
+                f"holds a custom module {cls!r}; build it yourself and use "
+                "model.load_state_dict(tinygrad_nn.serialize.load_state(path)[0])",
+            )
+        model.load_state_dict(arrays)
+    except (TypeError, ValueError) as err:
+        if isinstance(err, CheckpointError):
+            raise
+        raise CheckpointError(path, f"does not match its own metadata ({err})") from None
+    return model

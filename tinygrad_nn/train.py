@@ -1,0 +1,359 @@
+"""Training: ``fit`` with checkpoints and a progress bar, ``evaluate``, and the lambda search.
+
+``fit`` minimises mean softmax cross-entropy plus the tutorial's L2 term
+``lam / (2 n) * sum ||W||^2`` over the weight matrices (biases are not penalised), where n is
+the number of examples in the batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from joblib import Parallel, delayed
+from tqdm.auto import tqdm
+
+from .autograd import no_grad
+from .data import minibatches
+from .nn import MLP, Module, l2_penalty
+from .optim import SGD, Adam, Optimizer
+from .serialize import CheckpointError, read_file, write_file
+from .tensor import Tensor, softmax_cross_entropy
+
+__all__ = [
+    "History",
+    "TrainSpec",
+    "evaluate",
+    "fit",
+    "predict",
+    "search_lambda",
+    "shift_augment",
+    "train_spec",
+]
+
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+
+
+@dataclass
+class History:
+    """Per-epoch records of a run: mean training cross-entropy (the data term, without the
+    L2 term), validation cross-entropy and accuracy (empty without validation data), and
+    wall-clock seconds."""
+
+    train_loss: list[float] = field(default_factory=list)
+    valid_loss: list[float] = field(default_factory=list)
+    valid_accuracy: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, list[float]]:
+        """Plain lists, ready for JSON."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, list[float]]) -> History:
+        """Inverse of :meth:`to_dict`."""
+        return cls(**{f.name: list(d.get(f.name, [])) for f in dataclasses.fields(cls)})
+
+
+def weight_matrices(model: Module) -> list[Tensor]:
+    """The parameters the L2 term penalises: every parameter with 2 or more axes."""
+    return [p for p in model.parameters() if p.ndim >= 2]
+
+
+@no_grad()
+def predict(model: Module, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    """The model's outputs (N, K) for inputs X (N, features), without recording a graph."""
+    outs = [model(Tensor(X[i : i + batch_size])).data for i in range(0, len(X), batch_size)]
+    return np.concatenate(outs) if outs else np.zeros((0, 0))
+
+
+def evaluate(model: Module, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on (X, y), under ``no_grad``."""
+    logits = predict(model, X)
+    with no_grad():
+        loss = softmax_cross_entropy(Tensor(logits), y).item()
+    return loss, float(np.mean(np.argmax(logits, axis=1) == y))
+
+
+def _check_xy(X: np.ndarray, y: np.ndarray, label: str) -> None:
+    if X.ndim != 2 or y.ndim != 1 or len(X) != len(y) or len(X) == 0:
+        raise ValueError(
+            f"fit: {label} X must be (N, features) and y (N,) with N > 0, "
+            f"got shapes {X.shape} and {y.shape}"
+        )
+
+
+def fit(
+    model: Module,
+    optimizer: Optimizer,
+    X: np.ndarray,
+    y: np.ndarray,
+    epochs: int,
+    batch_size: int | None = None,
+    lam: float = 0.0,
+    valid: tuple[np.ndarray, np.ndarray] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+    checkpoint: str | Path | None = None,
+    checkpoint_every: int = 50,
+    augment: Augment | None = None,
+    schedule: Callable[[int], float] | None = None,
+    description: str = "train",
+) -> History:
+    """Train ``model`` on (X, y) for ``epochs`` passes and return its :class:`History`.
+
+    X: (N, features); y: (N,) integer classes. ``batch_size=None`` trains on the full batch.
+    ``seed`` drives the minibatch order and ``augment(X_batch, rng)``. ``schedule(epoch)``
+    returns the learning rate for that epoch. With ``checkpoint`` the model, optimizer,
+    epoch, random state and history are saved every ``checkpoint_every`` epochs (atomically);
+    if that file exists when ``fit`` starts, training resumes from it and ends with exactly
+    the weights an uninterrupted run would have.
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    _check_xy(X, y, "training")
+    if valid is not None:
+        valid = (np.asarray(valid[0]), np.asarray(valid[1]))
+        _check_xy(*valid, "validation")
+    if not isinstance(epochs, int) or epochs < 0:
+        raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
+    rng = np.random.default_rng(seed)
+    history = History()
+    start = 0
+    settings = {"epochs": epochs, "batch_size": batch_size, "lam": lam, "seed": seed, "n": len(X)}
+    if checkpoint is not None and Path(checkpoint).exists():
+        start, history = _resume(checkpoint, model, optimizer, rng, settings)
+    weights = weight_matrices(model)
+    full_batch = batch_size is None or batch_size >= len(X)
+    bar = tqdm(
+        range(start, epochs),
+        initial=start,
+        total=epochs,
+        desc=description,
+        disable=not progress or not sys.stderr.isatty(),
+        leave=False,
+    )
+    for epoch in bar:
+        began = time.perf_counter()
+        if schedule is not None:
+            optimizer.lr = float(schedule(epoch))
+        total = 0.0
+        for idx in minibatches(len(X), batch_size, rng):
+            xb, yb = (X, y) if full_batch else (X[idx], y[idx])
+            if augment is not None:
+                xb = augment(xb, rng)
+            data_loss = softmax_cross_entropy(model(Tensor(xb)), yb)
+            loss = data_loss + l2_penalty(weights, lam, len(yb))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            total += data_loss.item() * len(yb)
+        history.train_loss.append(total / len(X))
+        if valid is not None:
+            v_loss, v_acc = evaluate(model, *valid)
+            history.valid_loss.append(v_loss)
+            history.valid_accuracy.append(v_acc)
+            bar.set_postfix(loss=f"{total / len(X):.4f}", valid_acc=f"{v_acc:.4f}", refresh=False)
+        history.seconds.append(time.perf_counter() - began)
+        done = epoch + 1
+        if checkpoint is not None and (done % checkpoint_every == 0 or done == epochs):
+            _save_checkpoint(checkpoint, model, optimizer, rng, history, done, settings)
+    return history
+
+
+def _save_checkpoint(path, model, optimizer, rng, history, epoch, settings) -> None:
+    arrays = {f"model:{k}": v for k, v in model.state_dict().items()}
+    opt_state = optimizer.state_dict()
+    arrays.update({f"optim:{k}": v for k, v in opt_state.items() if isinstance(v, np.ndarray)})
+    meta = {
+        "kind": "checkpoint",
+        "epoch": epoch,
+        "settings": settings,
+        "optimizer": {k: v for k, v in opt_state.items() if not isinstance(v, np.ndarray)},
+        "rng": rng.bit_generator.state,
+        "history": history.to_dict(),
+    }
+    write_file(path, arrays, meta)
+
+
+def _resume(path, model, optimizer, rng, settings) -> tuple[int, History]:
+    arrays, meta = read_file(path)
+    if meta.get("kind") != "checkpoint":
+        raise CheckpointError(path, "is not a training checkpoint")
+    if meta.get("settings") != settings:
+        raise CheckpointError(
+            path,
+            f"was made with other settings {meta.get('settings')}, not {settings}; "
+            "delete it or pick another checkpoint path",
+        )
+    try:
+        model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model:")})
+        opt_state = dict(meta["optimizer"])
+        opt_state.update({k[6:]: v for k, v in arrays.items() if k.startswith("optim:")})
+        optimizer.load_state_dict(opt_state)
+        rng.bit_generator.state = meta["rng"]
+    except (KeyError, ValueError, TypeError) as err:
+        if isinstance(err, CheckpointError):
+            raise
+        raise CheckpointError(path, f"does not fit this model or optimizer ({err})") from None
+    return int(meta["epoch"]), History.from_dict(meta["history"])
+
+
+# ----------------------------------------------------------------------------- augmentation
+
+
+def shift_augment(X: np.ndarray, rng: np.random.Generator, side: int = 8) -> np.ndarray:
+    """Shift each flattened ``side x side`` image by one pixel (or not) in x and y.
+
+    Each image gets an independent shift in {-1, 0, 1}^2, filling the border with zeros.
+    """
+    n = len(X)
+    images = X.reshape(n, side, side)
+    padded = np.zeros((n, side + 2, side + 2), dtype=X.dtype)
+    padded[:, 1:-1, 1:-1] = images
+    dy, dx = rng.integers(0, 3, size=(2, n))
+    rows = dy[:, None] + np.arange(side)[None, :]
+    cols = dx[:, None] + np.arange(side)[None, :]
+    shifted = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    return shifted.reshape(n, side * side)
+
+
+# ----------------------------------------------------------------------------- specs
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Everything needed to build and train one model; picklable for parallel workers.
+
+    ``sizes`` are the layer widths (input first); ``optimizer`` is ``"sgd"`` or ``"adam"``;
+    ``lr_decay`` multiplies the learning rate linearly down to ``lr * lr_decay`` at the end
+    (1.0 keeps it constant); ``augment`` is ``"shift"`` or None.
+    """
+
+    sizes: tuple[int, ...] = (64, 48, 32, 10)
+    activation: str = "sigmoid"
+    output_activation: str | None = "sigmoid"
+    optimizer: str = "sgd"
+    lr: float = 0.2
+    momentum: float = 0.9
+    epochs: int = 1000
+    batch_size: int | None = None
+    augment: str | None = None
+    lr_decay: float = 1.0
+    dtype: str = "float32"
+
+    def build(self, seed: int) -> tuple[MLP, Optimizer]:
+        """A fresh model (initialised from ``seed``) and its optimizer."""
+        model = MLP(self.sizes, self.activation, self.output_activation, rng=seed, dtype=self.dtype)
+        if self.optimizer == "sgd":
+            opt: Optimizer = SGD(model.parameters(), lr=self.lr, momentum=self.momentum)
+        elif self.optimizer == "adam":
+            opt = Adam(model.parameters(), lr=self.lr)
+        else:
+            raise ValueError(f"TrainSpec: unknown optimizer {self.optimizer!r}")
+        return model, opt
+
+    def schedule(self) -> Callable[[int], float] | None:
+        """The per-epoch learning rate, or None for a constant one."""
+        if self.lr_decay == 1.0:
+            return None
+        return _LinearDecay(self.lr, self.lr_decay, self.epochs)
+
+
+@dataclass(frozen=True)
+class _LinearDecay:
+    lr: float
+    final_fraction: float
+    epochs: int
+
+    def __call__(self, epoch: int) -> float:
+        frac = epoch / max(self.epochs - 1, 1)
+        return self.lr * (1 - frac * (1 - self.final_fraction))
+
+
+_AUGMENTS: dict[str | None, Augment | None] = {None: None, "shift": shift_augment}
+
+
+def train_spec(
+    spec: TrainSpec,
+    lam: float,
+    data: tuple[np.ndarray, ...],
+    seed: int,
+    progress: bool = False,
+    checkpoint: str | Path | None = None,
+    description: str = "train",
+) -> tuple[MLP, History]:
+    """Build ``spec``'s model from ``seed`` and fit it on ``data`` = (X, y, X_valid, y_valid)."""
+    X, y, X_valid, y_valid = data
+    model, opt = spec.build(seed)
+    history = fit(
+        model,
+        opt,
+        X,
+        y,
+        spec.epochs,
+        batch_size=spec.batch_size,
+        lam=lam,
+        valid=(X_valid, y_valid),
+        seed=seed,
+        progress=progress,
+        checkpoint=checkpoint,
+        augment=_AUGMENTS[spec.augment],
+        schedule=spec.schedule(),
+        description=description,
+    )
+    return model, history
+
+
+def _search_job(spec, lam, data, seed) -> dict[str, Any]:
+    model, history = train_spec(spec, lam, data, seed)
+    return {
+        "lam": float(lam),
+        "seed": seed,
+        "valid_accuracy": history.valid_accuracy[-1],
+        "valid_loss": history.valid_loss[-1],
+        "history": history,
+        "state": model.state_dict(),
+    }
+
+
+def search_lambda(
+    lambdas: Sequence[float],
+    spec: TrainSpec,
+    data: tuple[np.ndarray, ...],
+    seeds: Sequence[int] = (0,),
+    n_jobs: int = 1,
+    progress: bool = False,
+) -> list[dict[str, Any]]:
+    """Train one model per (seed, lambda) in parallel with joblib; one result dict each.
+
+    Each result holds ``lam``, ``seed``, final ``valid_accuracy`` and ``valid_loss``, the
+    ``history`` and the model ``state``. Every job is seeded by its own ``seed`` alone, so
+    the results are identical whatever ``n_jobs`` is.
+    """
+    lambdas = [float(lam) for lam in lambdas]
+    if not lambdas:
+        raise ValueError("search_lambda: the list of lambdas is empty")
+    if any(not np.isfinite(lam) or lam < 0 for lam in lambdas):
+        raise ValueError(f"search_lambda: lambdas must be finite and >= 0, got {lambdas}")
+    jobs = [(seed, lam) for seed in seeds for lam in lambdas]
+    parallel = Parallel(n_jobs=n_jobs, return_as="generator")
+    results = parallel(delayed(_search_job)(spec, lam, data, seed) for seed, lam in jobs)
+    bar = tqdm(
+        results,
+        total=len(jobs),
+        desc="lambda search",
+        disable=not progress or not sys.stderr.isatty(),
+        leave=False,
+    )
+    return list(bar)
+
+
+def best_of(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The result with the highest validation accuracy (ties: lower validation loss)."""
+    return max(results, key=lambda r: (r["valid_accuracy"], -r["valid_loss"]))
