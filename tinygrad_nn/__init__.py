@@ -4,8 +4,10 @@ Every operation is an object with ``forward`` and ``backward`` (:class:`Function
 :class:`Tensor` remembers the op that made it and ``loss.backward()`` walks the graph back.
 """
 
+from . import data, nn, optim, serialize, train
 from .autograd import Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .gradcheck import gradcheck
+from .serialize import load, load_state, save
 from .tensor import Tensor, get_default_dtype, set_default_dtype, softmax_cross_entropy
 from .version import __version__
 
@@ -13,12 +15,20 @@ __all__ = [
     "Function",
     "Tensor",
     "__version__",
+    "data",
     "detect_anomaly",
     "enable_grad",
     "get_default_dtype",
     "gradcheck",
     "is_grad_enabled",
+    "load",
+    "load_state",
+    "nn",
     "no_grad",
+    "optim",
+    "save",
+    "serialize",
     "set_default_dtype",
     "softmax_cross_entropy",
+    "train",
 ]

@@ -255,18 +255,22 @@ def toposort(root: Any) -> list[Function]:
     if root.op is None:
         return []
     order: list[Function] = []
-    visited = {root.op}
+    visited: set[Function] = set()
     stack: list[tuple[Function, bool]] = [(root.op, False)]
     while stack:
         fn, children_done = stack.pop()
         if children_done:
             order.append(fn)
             continue
+        # mark on expansion, not on push: a node pushed early but reached again deeper must
+        # still be finished after everything that feeds it (a diamond), so skip stale entries
+        if fn in visited:
+            continue
+        visited.add(fn)
         stack.append((fn, True))
         for t in reversed(fn.inputs):
             parent = t.op
             if parent is not None and parent not in visited:
-                visited.add(parent)
                 stack.append((parent, False))
     return order
 
@@ -279,6 +283,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple, op_name: str = "op") -> np.ndarr
     """
     if grad.shape == shape:
         return grad
+    returned = grad.shape
     extra = grad.ndim - len(shape)
     if extra > 0:
         grad = grad.sum(axis=tuple(range(extra)))
@@ -287,7 +292,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple, op_name: str = "op") -> np.ndarr
         grad = grad.sum(axis=stretched, keepdims=True)
     if grad.shape != shape:
         raise RuntimeError(
-            f"{op_name}: backward returned a gradient of shape {grad.shape} "
+            f"{op_name}: backward returned a gradient of shape {returned} "
             f"for an input of shape {shape}"
         )
     return grad

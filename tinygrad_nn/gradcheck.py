@@ -83,7 +83,7 @@ def gradcheck(
             worst = np.unravel_index(int(np.argmax(excess)), excess.shape)
             raise GradcheckError(
                 f"gradcheck: input {k} element {tuple(int(i) for i in worst)}: "
-                f"analytic {analytic[worst]!r} vs numerical {numeric[worst]!r} "
+                f"analytic {float(analytic[worst])!r} vs numerical {float(numeric[worst])!r} "
                 f"(atol={atol}, rtol={rtol})"
             )
     return True

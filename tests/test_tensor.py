@@ -1,0 +1,392 @@
+"""Tensor: construction and dtype policy, attributes, operators, errors, float32 end to end."""
+
+import re
+
+import numpy as np
+import pytest
+
+import tinygrad_nn as tg
+from tinygrad_nn import Tensor, softmax_cross_entropy
+from tinygrad_nn.autograd import toposort
+
+# ----------------------------------------------------------------------------- dtype policy
+
+
+@pytest.mark.parametrize(
+    "data",
+    [[1, 2, 3], [1.5, 2.5], 3, 2.5, True, np.arange(4), np.array([True, False]), [[1, 2]]],
+    ids=["int-list", "float-list", "int", "float", "bool", "int-array", "bool-array", "nested"],
+)
+def test_numbers_lists_and_int_arrays_become_float32(data):
+    t = Tensor(data)
+    assert t.dtype == np.float32
+    np.testing.assert_array_equal(t.data, np.asarray(data, dtype=np.float64))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_numpy_float_arrays_keep_their_dtype(dtype):
+    arr = np.array([1.0, 2.0], dtype=dtype)
+    assert Tensor(arr).dtype == dtype
+    assert Tensor(arr[0]).dtype == dtype  # numpy scalars too
+
+
+def test_explicit_dtype():
+    t = Tensor([1, 2], dtype=np.float64)
+    assert t.dtype == np.float64
+    assert Tensor(np.ones(2, dtype=np.float64), dtype="float32").dtype == np.float32
+
+
+def test_set_default_dtype_changes_new_tensors():
+    assert tg.get_default_dtype() == np.float32
+    try:
+        tg.set_default_dtype(np.float64)
+        assert tg.get_default_dtype() == np.float64
+        assert Tensor([1, 2]).dtype == np.float64
+        assert Tensor(3).dtype == np.float64
+        assert Tensor(np.ones(2, dtype=np.float32)).dtype == np.float32
+    finally:
+        tg.set_default_dtype(np.float32)
+    assert Tensor([1, 2]).dtype == np.float32
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.bool_, "complex128", object])
+def test_bad_default_dtype_raises(dtype):
+    with pytest.raises(TypeError, match="set_default_dtype: expected a float dtype"):
+        tg.set_default_dtype(dtype)
+    assert tg.get_default_dtype() == np.float32
+
+
+def test_bad_tensor_dtype_or_data_raises():
+    with pytest.raises(TypeError, match="dtype must be a float dtype, got int32"):
+        Tensor([1, 2], dtype=np.int32)
+    with pytest.raises(TypeError, match="cannot make a tensor from str"):
+        Tensor("abc")
+    with pytest.raises(TypeError, match="cannot make a tensor"):
+        Tensor(None)
+    with pytest.raises(TypeError, match="cannot make a float64 tensor"):
+        Tensor(["a", "b"], dtype=np.float64)
+
+
+# ----------------------------------------------------------------------------- float32 end to end
+
+
+def test_python_scalars_do_not_upcast_float32():
+    t = Tensor([1.0, 2.0, 4.0], requires_grad=True)
+    results = [
+        t + 1.5,
+        2.5 + t,
+        t - 1,
+        1 - t,
+        t * 0.1,
+        3 * t,
+        t / 7,
+        7.0 / t,
+        -t,
+        t**2.5,
+        t**-1,
+        2**t,
+        t.mean(),
+        t.mean(axis=0, keepdims=True),
+    ]
+    for r in results:
+        assert r.dtype == np.float32, r
+    sum(r.sum() for r in results).backward()
+    assert t.grad.dtype == np.float32
+
+
+def test_float32_stays_float32_through_a_network():
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.normal(size=(6, 4)).astype(np.float32))
+    w1 = Tensor(rng.normal(size=(4, 5)).astype(np.float32), requires_grad=True)
+    b1 = Tensor(np.zeros(5, dtype=np.float32), requires_grad=True)
+    w2 = Tensor(rng.normal(size=(5, 3)).astype(np.float32), requires_grad=True)
+    h = (x @ w1 + b1).sigmoid()
+    h = h.tanh() + h.relu() * 0.5 - h.max(axis=1, keepdims=True) / 3
+    logits = h @ w2
+    loss = (
+        logits.softmax_cross_entropy([0, 1, 2, 0, 1, 2])
+        + logits.softmax().mean()
+        + (w1**2).sum() * 1e-3
+        + (2 ** logits[::2, [0, 0]]).log().sum() * 1e-2
+        + logits.T.reshape(-1).sum() * 0
+    )
+    assert loss.dtype == np.float32
+    loss.backward()
+    for fn in toposort(loss):
+        for t in fn.inputs:
+            assert t.dtype == np.float32, fn
+    for p in (w1, b1, w2):
+        assert p.grad.dtype == np.float32
+        assert p.grad.shape == p.shape
+        assert np.all(np.isfinite(p.grad))
+
+
+def test_float64_stays_float64():
+    a = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    y = (a * 2 + 1).sigmoid().log_softmax().sum()
+    assert y.dtype == np.float64
+    y.backward()
+    assert a.grad.dtype == np.float64
+
+
+def test_mixed_float32_float64_promote_like_numpy_and_grads_keep_own_dtype():
+    a = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    b = Tensor(np.array([3.0, 4.0], dtype=np.float64), requires_grad=True)
+    y = a * b
+    assert y.dtype == np.result_type(a.data, b.data) == np.float64
+    (y + a).sum().backward()
+    assert a.grad.dtype == np.float32
+    assert b.grad.dtype == np.float64
+    np.testing.assert_array_equal(a.grad, [4.0, 5.0])
+    np.testing.assert_array_equal(b.grad, [1.0, 2.0])
+
+
+def test_float32_tensor_with_float64_array_promotes():
+    a = Tensor(np.array([1.0, 2.0], dtype=np.float32), requires_grad=True)
+    arr = np.array([0.5, 0.25])
+    for y in (a + arr, arr * a, a - arr, arr / a, arr @ a):
+        assert y.dtype == np.float64
+    (arr - a).sum().backward()
+    assert a.grad.dtype == np.float32
+    np.testing.assert_array_equal(a.grad, [-1.0, -1.0])
+
+
+def test_retained_grad_keeps_intermediate_dtype():
+    a = Tensor(np.array([1.0], dtype=np.float32), requires_grad=True)
+    h = (a * 2).retain_grad()
+    (h * np.array([3.0])).sum().backward()
+    assert h.grad.dtype == np.float32
+    assert a.grad.dtype == np.float32
+
+
+# ----------------------------------------------------------------------------- attributes
+
+
+def test_attributes_of_a_leaf_and_a_result():
+    a = Tensor(np.zeros((2, 3)), requires_grad=True, name="a")
+    assert a.shape == (2, 3) and a.ndim == 2 and a.size == 6 and len(a) == 2
+    assert a.name == "a" and a.requires_grad and a.is_leaf and a.op is None
+    assert a.grad is None
+    y = a * 2
+    assert not y.is_leaf and y.requires_grad and y.op is not None and y.name is None
+    assert y.op.name == "mul" and y.op.inputs[0] is a
+    c = Tensor([1.0]) * 2  # nothing requires grad: not recorded
+    assert c.is_leaf and not c.requires_grad and c.op is None
+    with pytest.raises(TypeError, match="0-d"):
+        len(Tensor(1.0))
+
+
+def test_transpose_property_T():
+    a = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    np.testing.assert_array_equal(a.T.data, a.data.T)
+    (a.T * np.arange(6.0).reshape(3, 2)).sum().backward()
+    np.testing.assert_array_equal(a.grad, np.arange(6.0).reshape(3, 2).T)
+
+
+def test_item():
+    v = Tensor(np.array([[2.5]])).item()
+    assert v == 2.5 and type(v) is float
+    assert Tensor(3).item() == 3.0
+    with pytest.raises(ValueError, match=r"item: tensor of shape \(2,\) has 2 elements"):
+        Tensor([1.0, 2.0]).item()
+
+
+def test_numpy_returns_the_data():
+    arr = np.array([1.0, 2.0])
+    t = Tensor(arr)
+    assert isinstance(t.numpy(), np.ndarray)
+    np.testing.assert_array_equal(t.numpy(), arr)
+    assert t.numpy() is t.data
+
+
+def test_repr_mentions_dtype_name_shape_and_op():
+    small = Tensor([1.0, 2.0], requires_grad=True, name="w1")
+    text = repr(small)
+    assert text.startswith("Tensor(")
+    assert "float32" in text and "'w1'" in text and "requires_grad=True" in text
+    assert "1." in text and "2." in text
+    big = Tensor(np.zeros((7, 5)), name="big")
+    text = repr(big)
+    assert "(7, 5)" in text and "float64" in text and "'big'" in text
+    assert "op=mul" in repr(small * 2)
+
+
+def test_zero_grad_sets_none():
+    a = Tensor([1.0, 2.0], requires_grad=True)
+    assert a.grad is None
+    (a * 2).sum().backward()
+    assert a.grad is not None
+    a.zero_grad()
+    assert a.grad is None
+
+
+def test_data_setter_bumps_version_and_converts():
+    a = Tensor([1.0, 2.0])
+    before = a._version
+    a.data -= 1
+    a.data = [5, 6]
+    assert a._version == before + 2
+    assert a.dtype == np.float32
+    np.testing.assert_array_equal(a.data, [5.0, 6.0])
+
+
+def test_getitem_repeated_integer_indices_grad():
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x[[0, 0, 1]].sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 1.0, 0.0])
+    x.zero_grad()
+    x[Tensor([0, 0, 1])].sum().backward()  # an index given as a (float) Tensor
+    np.testing.assert_array_equal(x.grad, [2.0, 1.0, 0.0])
+
+
+def test_getitem_out_of_range_raises():
+    with pytest.raises(IndexError, match=r"getitem: .*\(3,\)"):
+        Tensor([1.0, 2.0, 3.0])[5]
+
+
+# ----------------------------------------------------------------------------- operand errors
+
+
+@pytest.mark.parametrize("other", ["a", None, [1.0, 2.0], object()])
+def test_unsupported_operand_types_raise_type_error(other):
+    t = Tensor([1.0, 2.0])
+    for op in ("+", "-", "*", "/", "@"):
+        # Tensor declines; for `*` a str or list then tries sequence repetition itself
+        with pytest.raises(TypeError, match="unsupported operand|multiply sequence"):
+            eval(f"t {op} other")
+        with pytest.raises(TypeError):  # str and list may word their own message
+            eval(f"other {op} t")
+
+
+def test_tensor_exponent_raises_type_error():
+    t = Tensor([1.0, 2.0])
+    with pytest.raises(TypeError, match="pow: the exponent must be a Python number, not a Tensor"):
+        t**t
+    with pytest.raises(TypeError, match="pow: the exponent must be a number, got str"):
+        t ** "2"
+    with pytest.raises(TypeError, match="pow: the exponent must be a number"):
+        t.pow(np.array([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("base", [-2.0, 0, "x"])
+def test_number_power_needs_positive_base(base):
+    with pytest.raises(TypeError, match="positive number"):
+        base ** Tensor([1.0, 2.0])
+
+
+# ----------------------------------------------------------------------------- shape errors
+
+
+def test_matmul_misalignment_message():
+    a = Tensor(np.zeros((721, 64)))
+    b = Tensor(np.zeros((48, 32)))
+    expected = "matmul: shapes (721, 64) and (48, 32) do not align (64 != 48)"
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
+        a @ b
+    with pytest.raises(ValueError, match=re.escape("matmul: shapes (3,) and (4,) do not align")):
+        Tensor(np.zeros(3)) @ Tensor(np.zeros(4))
+    with pytest.raises(ValueError, match=re.escape("(2, 3, 4) and (5,) do not align (4 != 5)")):
+        Tensor(np.zeros((2, 3, 4))) @ np.zeros(5)
+    with pytest.raises(ValueError, match="matmul: .*scalars"):
+        Tensor(np.zeros(3)) @ Tensor(2.0)
+
+
+@pytest.mark.parametrize(
+    ("expr", "op"),
+    [("a + b", "add"), ("a * b", "mul"), ("b + a", "add"), ("a * arr", "mul")],
+)
+def test_broadcast_error_names_op_and_shapes(expr, op):
+    a = Tensor(np.zeros((2, 3)), requires_grad=True)
+    b = Tensor(np.zeros(4))
+    arr = np.zeros((4, 1, 2))
+    other = "(4,)" if "arr" not in expr else "(4, 1, 2)"
+    first, second = ("(2, 3)", other) if expr.startswith("a") else (other, "(2, 3)")
+    pattern = rf"^{op}: shapes {re.escape(first)} and {re.escape(second)} cannot be broadcast"
+    with pytest.raises(ValueError, match=pattern):
+        eval(expr)
+
+
+def test_broadcast_error_in_composites_names_both_shapes():
+    a = Tensor(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"\(2, 3\) and \(2,\) cannot be broadcast"):
+        a - np.zeros(2)
+    with pytest.raises(ValueError, match=r"\(2, 3\) and \(5,\) cannot be broadcast"):
+        a / np.ones(5)
+
+
+def test_reshape_error():
+    with pytest.raises(
+        ValueError,
+        match=re.escape("reshape: cannot reshape tensor of shape (2, 3) (6 elements) into (4, 2)"),
+    ):
+        Tensor(np.zeros((2, 3))).reshape(4, 2)
+
+
+def test_transpose_and_axis_errors():
+    with pytest.raises(ValueError, match=r"transpose: axes \(0, 0\) .*\(2, 3\)"):
+        Tensor(np.zeros((2, 3))).transpose((0, 0))
+    with pytest.raises(ValueError, match=r"sum: .*\(2, 3\).*axis 2 is out of range"):
+        Tensor(np.zeros((2, 3))).sum(axis=2)
+    with pytest.raises(ValueError, match=r"max: cannot reduce an empty tensor"):
+        Tensor(np.zeros((0, 3))).max()
+
+
+# ----------------------------------------------------------------------------- cross-entropy
+
+
+LOGITS = np.array([[1.0, 2.0, 0.5], [0.1, -1.0, 3.0]])
+
+
+def test_cross_entropy_method_and_function_agree():
+    a = Tensor(LOGITS).softmax_cross_entropy([1, 2]).item()
+    b = softmax_cross_entropy(Tensor(LOGITS), np.array([1, 2])).item()
+    c = softmax_cross_entropy(Tensor(LOGITS), Tensor([1.0, 2.0])).item()  # integral floats
+    log_p = LOGITS - np.log(np.exp(LOGITS).sum(axis=1, keepdims=True))
+    expected = -(log_p[0, 1] + log_p[1, 2]) / 2
+    assert a == pytest.approx(expected, rel=1e-12)
+    assert b == pytest.approx(expected, rel=1e-12)
+    assert c == pytest.approx(expected, rel=1e-12)
+
+
+def test_cross_entropy_integral_float_tensor_targets_gradient():
+    x = Tensor(LOGITS, requires_grad=True)
+    x.softmax_cross_entropy(Tensor(np.array([1.0, 2.0]))).backward()
+    y = Tensor(LOGITS, requires_grad=True)
+    y.softmax_cross_entropy([1, 2]).backward()
+    np.testing.assert_array_equal(x.grad, y.grad)
+
+
+@pytest.mark.parametrize(
+    ("targets", "pattern"),
+    [
+        ([0, 3], r"targets must lie in \[0, 3\), got values from 0 to 3"),
+        ([-1, 0], r"targets must lie in \[0, 3\), got values from -1 to 0"),
+        ([0, 1, 2], r"targets must have shape \(2,\) .* got shape \(3,\)"),
+        ([[0], [1]], r"targets must have shape \(2,\) .* got shape \(2, 1\)"),
+        (3, r"targets must have shape \(2,\)"),
+        ([0.5, 1.0], "targets must be integer class indices"),
+        (np.array([0.0, np.nan]), "targets must be integer class indices"),
+        (Tensor([0.0, 1.5]), "targets must be integer class indices"),
+        (["a", "b"], "targets must be integer class indices, got dtype"),
+    ],
+)
+def test_cross_entropy_rejects_bad_targets(targets, pattern):
+    with pytest.raises(ValueError, match=f"^softmax_cross_entropy: {pattern}"):
+        Tensor(LOGITS, requires_grad=True).softmax_cross_entropy(targets)
+
+
+def test_cross_entropy_rejects_bad_logits():
+    with pytest.raises(ValueError, match=r"logits must be 2-D \(N, K\), got shape \(3,\)"):
+        Tensor([1.0, 2.0, 3.0]).softmax_cross_entropy([0, 1, 2])
+    with pytest.raises(ValueError, match="no rows"):
+        Tensor(np.zeros((0, 3))).softmax_cross_entropy([])
+
+
+def test_plus_str_and_none_name_both_types():
+    t = Tensor([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"for \+: 'Tensor' and 'str'"):
+        t + "a"
+    with pytest.raises(TypeError, match=r"for \+: 'Tensor' and 'NoneType'"):
+        t + None
+    with pytest.raises(TypeError, match=r"for -: 'NoneType' and 'Tensor'"):
+        None - t

@@ -1,0 +1,254 @@
+"""The command line: ``tinygrad-nn digits`` reproduces the tutorial, then beats it.
+
+Bad arguments exit 2 with argparse's usage line and one error line; a failure while running
+exits 1 with one line; Ctrl-C exits 130 and leaves the last checkpoints intact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .experiment import PRESETS, Preset, run_digits
+from .serialize import save
+
+__all__ = ["main"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (np.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
+    return value
+
+
+def _lambda(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+    if not (np.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
+    return value
+
+
+def _momentum(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
+    return value
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value == 0 or value < -1:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or -1 (all cores), got {value}"
+        )
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="tinygrad-nn",
+        description="A small autodiff framework on numpy, and the tutorial's digits network.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    d = sub.add_parser(
+        "digits",
+        help="reproduce the tutorial's digits network, then beat it",
+        description="Train the tutorial's network and our best preset on the tutorial's "
+        "digits splits; print one table and write results, plots and the model to --out.",
+    )
+    d.add_argument("--preset", choices=["tutorial", "best", "both"], default="both")
+    d.add_argument(
+        "--hidden", type=_positive_int, nargs="+", metavar="N", help="hidden layer widths"
+    )
+    d.add_argument("--epochs", type=_positive_int, help="epochs (both presets)")
+    d.add_argument("--lr", type=_positive_float, help="learning rate")
+    d.add_argument("--momentum", type=_momentum, help="SGD momentum")
+    d.add_argument("--lambdas", type=_lambda, nargs="+", metavar="L", help="L2 strengths to try")
+    d.add_argument("--jobs", type=_jobs, default=-1, help="parallel jobs (-1: all cores)")
+    d.add_argument("--seed", type=_non_negative_int, default=0, help="first seed")
+    d.add_argument("--seeds", type=_positive_int, default=5, help="how many seeds")
+    d.add_argument("--out", type=Path, default=Path("runs/digits"), help="output folder")
+    d.add_argument("--resume", action="store_true", help="go on from the checkpoints in --out")
+    d.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    return parser
+
+
+def _check_writable(parser: argparse.ArgumentParser, out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out):
+            pass
+    except OSError as err:
+        parser.error(f"--out {out}: not a writable folder ({err.strerror or err})")
+
+
+def _apply_overrides(preset: Preset, args: argparse.Namespace) -> Preset:
+    spec = preset.spec
+    changes: dict[str, Any] = {}
+    if args.hidden:
+        changes["sizes"] = (spec.sizes[0], *args.hidden, spec.sizes[-1])
+    if args.epochs is not None:
+        changes["epochs"] = args.epochs
+    if args.lr is not None:
+        changes["lr"] = args.lr
+    if args.momentum is not None:
+        changes["momentum"] = args.momentum
+    preset = dataclasses.replace(preset, spec=dataclasses.replace(spec, **changes))
+    if args.lambdas:
+        preset = dataclasses.replace(preset, lambdas=tuple(args.lambdas))
+    return preset
+
+
+def _fmt(entry: dict[str, Any] | None, key: str) -> str:
+    if entry is None:
+        return "-"
+    stats = entry[key]
+    return f"{stats['mean']:.4f} ± {stats['std']:.4f}"
+
+
+def results_table(summary: dict[str, Any]) -> str:
+    """The results as a Markdown table: reported | tutorial rerun | best preset."""
+    presets = summary["presets"]
+    n = len(summary["settings"]["seeds"])
+    tut, best = presets.get("tutorial"), presets.get("best")
+
+    def lambdas(entry: dict[str, Any] | None) -> str:
+        if entry is None:
+            return "-"
+        return ", ".join(f"{lam:.3g}" for lam in entry["best_lambda"])
+
+    def wall(entry: dict[str, Any] | None) -> str:
+        return "-" if entry is None else f"{entry['wall_seconds']:.1f} s"
+
+    rep = summary["tutorial_reported"]
+    rows = [
+        ("", "tutorial (reported)", f"tutorial rerun ({n} seeds)", f"best preset ({n} seeds)"),
+        ("best lambda", f"{rep['best_lambda']:.6g}", lambdas(tut), lambdas(best)),
+        (
+            "validation accuracy",
+            f"{rep['valid_accuracy']:.4f}",
+            _fmt(tut, "valid_accuracy"),
+            _fmt(best, "valid_accuracy"),
+        ),
+        (
+            "test accuracy",
+            f"{rep['test_accuracy']:.4f}",
+            _fmt(tut, "test_accuracy"),
+            _fmt(best, "test_accuracy"),
+        ),
+        ("wall time", "-", wall(tut), wall(best)),
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def run_digits_command(args: argparse.Namespace) -> int:
+    """``tinygrad-nn digits``: run, print the table, write every artefact to ``--out``."""
+    from .data import load_digits_splits
+    from .plots import confusion_matrix_plot, lambda_curve_plot, loss_curves_plot
+
+    names = ["tutorial", "best"] if args.preset == "both" else [args.preset]
+    presets = [_apply_overrides(PRESETS[name], args) for name in names]
+    seeds = list(range(args.seed, args.seed + args.seeds))
+    out: Path = args.out
+    summary, raw = run_digits(
+        presets, seeds, args.jobs, progress=not args.no_progress, out=out, resume=args.resume
+    )
+    summary["settings"]["command"] = {
+        k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+    }
+    (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    lambda_curve_plot(summary, out / "lambda_curve.png")
+    loss_curves_plot(
+        {name: results[0].history for name, results in raw.items()}, out / "loss_curves.png"
+    )
+    # the model to keep: the last preset's (best when run) seed with the best validation score
+    final_name = names[-1]
+    chosen = max(raw[final_name], key=lambda r: r.valid_accuracy)
+    preset = next(p for p in presets if p.name == final_name)
+    y_test = load_digits_splits(scale=preset.scale).y_test
+    confusion_matrix_plot(
+        y_test,
+        chosen.test_predictions,
+        out / "confusion_matrix.png",
+        f"{final_name} preset, seed {chosen.seed}",
+    )
+    save(
+        chosen.model,
+        out / "model.npz",
+        preset=final_name,
+        seed=chosen.seed,
+        best_lambda=chosen.best_lambda,
+        scale_inputs=preset.scale,
+        test_accuracy=chosen.test_accuracy,
+    )
+    print(results_table(summary))
+    print(
+        f"\nwrote {out}/: results.json, lambda_curve.png, loss_curves.png, "
+        "confusion_matrix.png, model.npz"
+    )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tinygrad-nn`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "digits":
+        _check_writable(parser, args.out)
+    try:
+        return run_digits_command(args)
+    except KeyboardInterrupt:
+        print("\ntinygrad-nn: interrupted; checkpoints kept, go on with --resume", file=sys.stderr)
+        return 130
+    except (OSError, ValueError, RuntimeError) as err:
+        print(f"tinygrad-nn: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

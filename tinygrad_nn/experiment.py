@@ -1,0 +1,268 @@
+"""The digits experiment behind ``tinygrad-nn digits``: presets, the runs and their summary.
+
+A preset is a :class:`TrainSpec` plus a lambda grid and a data recipe. For each seed the
+lambda with the best validation accuracy is kept; its model is scored on the test set (the
+``best`` preset first refits on train + validation with the chosen lambda). Every training
+job writes a checkpoint, so an interrupted run can go on with ``resume=True``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import platform
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from joblib import Parallel, delayed
+from threadpoolctl import threadpool_limits
+from tqdm.auto import tqdm
+
+from .data import load_digits_splits
+from .nn import MLP
+from .train import History, TrainSpec, evaluate, predict, train_spec
+from .version import __version__
+
+__all__ = ["PRESETS", "TUTORIAL_REPORTED", "Preset", "run_digits"]
+
+TUTORIAL_REPORTED = {"best_lambda": 0.599484, "valid_accuracy": 0.96473, "test_accuracy": 0.959596}
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A training recipe: the spec, the lambdas to search, input scaling, refit or not."""
+
+    name: str
+    spec: TrainSpec
+    lambdas: tuple[float, ...]
+    scale: bool
+    refit: bool
+    description: str = ""
+
+
+PRESETS: dict[str, Preset] = {
+    "tutorial": Preset(
+        "tutorial",
+        TrainSpec(),
+        tuple(float(x) for x in np.logspace(-2, 2, 10)),
+        scale=False,
+        refit=False,
+        description="the tutorial exactly: sigmoid 64-48-32-10 incl. output, raw pixels, "
+        "full batch, SGD lr 0.2 momentum 0.9, 1000 epochs",
+    ),
+    "best": Preset(
+        "best",
+        TrainSpec(
+            sizes=(64, 128, 64, 10),
+            activation="relu",
+            output_activation=None,
+            optimizer="adam",
+            lr=3e-3,
+            momentum=0.0,
+            epochs=60,
+            batch_size=32,
+            augment="shift",
+            lr_decay=0.05,
+        ),
+        (1e-3, 1e-2, 1e-1),
+        scale=True,
+        refit=True,
+        description="linear logits, ReLU 128-64, pixels / 16, Adam on minibatches of 32 with "
+        "one-pixel shift augmentation and linear LR decay; refit on train + validation",
+    ),
+}
+
+
+@dataclass
+class SeedResult:
+    """One seed of one preset: the search table, the chosen lambda and the final scores."""
+
+    seed: int
+    lambdas: list[float]
+    search_valid_accuracy: list[float]
+    best_lambda: float
+    valid_accuracy: float
+    test_accuracy: float
+    seconds: float
+    history: History
+    model: MLP = field(repr=False)
+    test_predictions: np.ndarray = field(repr=False)
+
+
+def _job(preset: Preset, lam: float, data: tuple, seed: int, path: Path | None) -> tuple:
+    with threadpool_limits(1):
+        began = time.perf_counter()
+        model, history = train_spec(preset.spec, lam, data, seed, checkpoint=path)
+        return model.state_dict(), history, time.perf_counter() - began
+
+
+def _checkpoint_path(folder: Path | None, preset: str, seed: int, tag: str) -> Path | None:
+    return None if folder is None else folder / f"{preset}-seed{seed}-{tag}.npz"
+
+
+def _run_jobs(jobs: list[tuple], n_jobs: int, progress: bool, label: str) -> list[tuple]:
+    runner = Parallel(n_jobs=n_jobs, return_as="generator")
+    results = runner(delayed(_job)(*job) for job in jobs)
+    bar = tqdm(
+        results,
+        total=len(jobs),
+        desc=label,
+        unit="run",
+        disable=not progress or not sys.stderr.isatty(),
+    )
+    return list(bar)
+
+
+def _rebuild(spec: TrainSpec, state: dict[str, np.ndarray]) -> MLP:
+    model, _ = spec.build(0)
+    model.load_state_dict(state)
+    return model
+
+
+def run_preset(
+    preset: Preset,
+    seeds: list[int],
+    n_jobs: int = -1,
+    progress: bool = True,
+    checkpoints: Path | None = None,
+) -> list[SeedResult]:
+    """Search lambda on validation, then score the chosen model on test, for every seed."""
+    splits = load_digits_splits(scale=preset.scale)
+    data = (splits.X_train, splits.y_train, splits.X_valid, splits.y_valid)
+    jobs = [
+        (preset, lam, data, seed, _checkpoint_path(checkpoints, preset.name, seed, f"lam{i}"))
+        for seed in seeds
+        for i, lam in enumerate(preset.lambdas)
+    ]
+    searched = _run_jobs(jobs, n_jobs, progress, f"{preset.name}: lambda search")
+    n_lam = len(preset.lambdas)
+    chosen = []
+    for k, seed in enumerate(seeds):
+        rows = searched[k * n_lam : (k + 1) * n_lam]
+        accs = [h.valid_accuracy[-1] for _, h, _ in rows]
+        losses = [h.valid_loss[-1] for _, h, _ in rows]
+        best = max(range(n_lam), key=lambda i: (accs[i], -losses[i]))
+        chosen.append((seed, best, accs, rows))
+    refits: list[tuple | None] = [None] * len(seeds)
+    if preset.refit:
+        both = (
+            np.concatenate([splits.X_train, splits.X_valid]),
+            np.concatenate([splits.y_train, splits.y_valid]),
+            splits.X_valid,
+            splits.y_valid,
+        )
+        refit_jobs = [
+            (
+                preset,
+                preset.lambdas[best],
+                both,
+                seed,
+                _checkpoint_path(checkpoints, preset.name, seed, "refit"),
+            )
+            for seed, best, _, _ in chosen
+        ]
+        refits = _run_jobs(refit_jobs, n_jobs, progress, f"{preset.name}: refit")
+    results = []
+    for (seed, best, accs, rows), refit in zip(chosen, refits):
+        state, history, _ = rows[best]
+        seconds = sum(s for _, _, s in rows)
+        model = _rebuild(preset.spec, state)
+        if refit is not None:
+            state, history, refit_seconds = refit
+            seconds += refit_seconds
+            model = _rebuild(preset.spec, state)
+        _, test_acc = evaluate(model, splits.X_test, splits.y_test)
+        results.append(
+            SeedResult(
+                seed=seed,
+                lambdas=list(preset.lambdas),
+                search_valid_accuracy=accs,
+                best_lambda=preset.lambdas[best],
+                valid_accuracy=accs[best],
+                test_accuracy=test_acc,
+                seconds=seconds,
+                history=history,
+                model=model,
+                test_predictions=np.argmax(predict(model, splits.X_test), axis=1),
+            )
+        )
+    return results
+
+
+def _stats(values: list[float]) -> dict[str, Any]:
+    arr = np.asarray(values, dtype=np.float64)
+    return {"mean": float(arr.mean()), "std": float(arr.std()), "per_seed": [float(v) for v in arr]}
+
+
+def summarize(results: list[SeedResult], wall_seconds: float) -> dict[str, Any]:
+    """One preset's entry of ``results.json``."""
+    return {
+        "test_accuracy": _stats([r.test_accuracy for r in results]),
+        "valid_accuracy": _stats([r.valid_accuracy for r in results]),
+        "best_lambda": [r.best_lambda for r in results],
+        "seconds": _stats([r.seconds for r in results]),
+        "seeds": [r.seed for r in results],
+        "wall_seconds": wall_seconds,
+        "lambdas": results[0].lambdas if results else [],
+        "search_valid_accuracy": [r.search_valid_accuracy for r in results],
+    }
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python and the libraries the results depend on."""
+    import matplotlib
+    import sklearn
+
+    return {
+        "tinygrad_nn": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "matplotlib": matplotlib.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def spec_settings(preset: Preset) -> dict[str, Any]:
+    """A preset's settings as plain JSON values."""
+    return {
+        **dataclasses.asdict(preset.spec),
+        "lambdas": list(preset.lambdas),
+        "scale_inputs": preset.scale,
+        "refit_on_train_and_valid": preset.refit,
+        "description": preset.description,
+    }
+
+
+def run_digits(
+    presets: list[Preset],
+    seeds: list[int],
+    n_jobs: int = -1,
+    progress: bool = True,
+    out: Path | None = None,
+    resume: bool = False,
+) -> tuple[dict[str, Any], dict[str, list[SeedResult]]]:
+    """Run each preset for every seed; return the ``results.json`` dict and the raw results."""
+    checkpoints = None
+    if out is not None:
+        checkpoints = Path(out) / "checkpoints"
+        if checkpoints.exists() and not resume:
+            shutil.rmtree(checkpoints)
+        checkpoints.mkdir(parents=True, exist_ok=True)
+    raw: dict[str, list[SeedResult]] = {}
+    summary: dict[str, Any] = {
+        "tutorial_reported": dict(TUTORIAL_REPORTED),
+        "presets": {},
+        "settings": {"seeds": seeds, "jobs": n_jobs, "presets": {}},
+        "versions": versions(),
+    }
+    for preset in presets:
+        began = time.perf_counter()
+        raw[preset.name] = run_preset(preset, seeds, n_jobs, progress, checkpoints)
+        summary["presets"][preset.name] = summarize(raw[preset.name], time.perf_counter() - began)
+        summary["settings"]["presets"][preset.name] = spec_settings(preset)
+    return summary, raw
