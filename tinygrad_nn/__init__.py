@@ -4,14 +4,15 @@ Every operation is an object with ``forward`` and ``backward`` (:class:`Function
 :class:`Tensor` remembers the op that made it and ``loss.backward()`` walks the graph back.
 """
 
-from . import data, nn, optim, serialize, train
-from .autograd import Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from . import data, nn, optim, serialize, train, viz
+from .autograd import AnomalyError, Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .gradcheck import gradcheck
 from .serialize import load, load_state, save
 from .tensor import Tensor, get_default_dtype, set_default_dtype, softmax_cross_entropy
 from .version import __version__
 
 __all__ = [
+    "AnomalyError",
     "Function",
     "Tensor",
     "__version__",
@@ -31,4 +32,5 @@ __all__ = [
     "set_default_dtype",
     "softmax_cross_entropy",
     "train",
+    "viz",
 ]

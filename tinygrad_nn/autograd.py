@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "AnomalyError",
     "Function",
     "backward",
     "detect_anomaly",
@@ -198,9 +199,7 @@ class Function:
             raise _shape_error(cls.name, tensors, err) from None
         if not isinstance(out, np.ndarray):
             out = np.asarray(out)
-        if _state.anomaly:
-            _check_finite(fn, tensors, out, "forward", _state.scope)
-        if not record:
+        if not (record or _state.anomaly):
             return tensor_type._from_op(out, None)
         fn.inputs = tensors
         fn.scope = _state.scope
@@ -208,7 +207,10 @@ class Function:
         fn._grad_out = None
         fn._released = False
         fn._retained = None
-        return tensor_type._from_op(out, fn)
+        result = tensor_type._from_op(out, fn if record else None)
+        if _state.anomaly:
+            _check_finite(fn, out, "forward", tensor_type._from_op(out, fn))
+        return result
 
     def release(self) -> None:
         """Drop the arrays saved for backward; the graph's structure stays for drawing."""
@@ -233,13 +235,46 @@ def _shape_error(name: str, tensors: tuple, err: ValueError) -> ValueError:
     return ValueError(f"{name}: invalid inputs of shapes {shapes}: {msg}")
 
 
-def _check_finite(fn: Function, tensors: tuple, array: np.ndarray, stage: str, scope: tuple):
+class AnomalyError(FloatingPointError):
+    """Raised inside :func:`detect_anomaly` when an op makes NaN or inf.
+
+    ``op`` is the Function, ``tensor`` the graph's output at that point (the op's own
+    output for a forward anomaly, the tensor ``backward`` started from for a backward one)
+    and ``graph`` draws it with the op highlighted, ready for ``graph.render`` or
+    ``viz.save_svg``.
+    """
+
+    def __init__(self, message: str, op: Function, tensor: Any) -> None:
+        super().__init__(message)
+        self.op = op
+        self.tensor = tensor
+
+    @property
+    def graph(self) -> Any:
+        """A ``graphviz.Digraph`` of the graph with the offending op in red."""
+        if _anomaly_drawer is None:
+            raise RuntimeError("drawing needs tinygrad_nn.viz; import tinygrad_nn first")
+        return _anomaly_drawer(self)
+
+
+_anomaly_drawer: Any = None
+
+
+def register_anomaly_drawer(draw: Any) -> None:
+    """Tell the engine how to draw an :class:`AnomalyError` (called once by ``viz.py``)."""
+    global _anomaly_drawer
+    _anomaly_drawer = draw
+
+
+def _check_finite(fn: Function, array: np.ndarray, stage: str, tensor: Any) -> None:
     if np.isfinite(array).all():
         return
-    shapes = ", ".join(str(t.shape) for t in tensors)
+    shapes = ", ".join(str(t.shape) for t in fn.inputs)
     bad = "nan" if np.isnan(array).any() else "inf"
-    raise FloatingPointError(
-        f"{fn.name}: {stage} produced {bad} (input shapes {shapes}) in {scope_name(scope)}"
+    raise AnomalyError(
+        f"{fn.name}: {stage} produced {bad} (input shapes {shapes}) in {scope_name(fn.scope)}",
+        fn,
+        tensor,
     )
 
 
@@ -368,7 +403,7 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False) -> None:
             if gi is None or not t.requires_grad:
                 continue
             if anomaly:
-                _check_finite(fn, fn.inputs, gi, "backward", fn.scope)
+                _check_finite(fn, gi, "backward", root)
             gi = unbroadcast(np.asarray(gi), t.shape, fn.name)
             if t.op is None:
                 _accumulate_leaf(t, gi)

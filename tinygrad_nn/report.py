@@ -1,0 +1,155 @@
+"""``report.html``: one self-contained page for a digits run (no network, no scripts).
+
+It holds the results table, the plots (PNG as data URLs), both graph SVGs inline, and the
+settings and versions. Every piece of text from the run is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write_report"]
+
+_PLOTS = [
+    ("lambda_curve.png", "Validation accuracy against lambda"),
+    ("loss_curves.png", "Training and validation loss per epoch"),
+    ("confusion_matrix.png", "Confusion matrix on the test set"),
+]
+_GRAPHS = [
+    ("graph_collapsed.svg", "One training step, modules collapsed"),
+    ("graph.svg", "One training step, every op"),
+]
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px;
+       padding: 0 1rem; color: #1f2937; }
+h1 { margin-bottom: 0.2rem; } .muted { color: #6b7280; }
+table { border-collapse: collapse; margin: 1rem 0; }
+th, td { border: 1px solid #d1d5db; padding: 0.35rem 0.7rem; text-align: left; }
+th { background: #f3f4f6; }
+figure { margin: 1.5rem 0; } figcaption { font-weight: 600; margin-bottom: 0.4rem; }
+img { max-width: 100%; height: auto; border: 1px solid #e5e7eb; }
+.graph { overflow-x: auto; border: 1px solid #e5e7eb; padding: 0.5rem; }
+.graph svg { height: auto; max-width: none; }
+pre { background: #f9fafb; border: 1px solid #e5e7eb; padding: 0.8rem; overflow-x: auto; }
+"""
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _stats(entry: dict[str, Any] | None, key: str) -> str:
+    if entry is None:
+        return "–"
+    s = entry[key]
+    return f"{s['mean']:.4f} ± {s['std']:.4f}"
+
+
+def _table(summary: dict[str, Any]) -> str:
+    presets = summary.get("presets", {})
+    tut, best = presets.get("tutorial"), presets.get("best")
+    rep = summary["tutorial_reported"]
+
+    def lambdas(entry: dict[str, Any] | None) -> str:
+        return "–" if entry is None else ", ".join(f"{x:.3g}" for x in entry["best_lambda"])
+
+    def wall(entry: dict[str, Any] | None) -> str:
+        return "–" if entry is None else f"{entry['wall_seconds']:.1f} s"
+
+    n = len(summary.get("settings", {}).get("seeds", []))
+    rows = [
+        ("best lambda", f"{rep['best_lambda']:.6g}", lambdas(tut), lambdas(best)),
+        (
+            "validation accuracy",
+            f"{rep['valid_accuracy']:.4f}",
+            _stats(tut, "valid_accuracy"),
+            _stats(best, "valid_accuracy"),
+        ),
+        (
+            "test accuracy",
+            f"{rep['test_accuracy']:.4f}",
+            _stats(tut, "test_accuracy"),
+            _stats(best, "test_accuracy"),
+        ),
+        ("wall time", "–", wall(tut), wall(best)),
+    ]
+    head = ["", "tutorial (reported)", f"tutorial rerun ({n} seeds)", f"best preset ({n} seeds)"]
+    out = ["<table>", "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
+    out += ["<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows]
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _inline_svg(path: Path) -> str:
+    """The SVG element of a file written by Graphviz, without its XML prolog and doctype."""
+    text = path.read_text(encoding="utf-8")
+    start = text.find("<svg")
+    if start < 0:
+        raise ValueError(f"{path}: not an SVG file")
+    svg = text[start:]
+    # drop anything script-like defensively; Graphviz never writes it, but the file is input
+    svg = re.sub(r"<script\b.*?</script\s*>", "", svg, flags=re.I | re.S)
+    return re.sub(r"\son\w+\s*=\s*(\"[^\"]*\"|'[^']*')", "", svg)
+
+
+def write_report(run_dir: str | Path) -> Path:
+    """Write ``run_dir/report.html`` from the artefacts of a digits run and return its path."""
+    run_dir = Path(run_dir)
+    results = run_dir / "results.json"
+    if not results.exists():
+        raise FileNotFoundError(f"{results}: no such file (is {run_dir} a digits run folder?)")
+    try:
+        summary = json.loads(results.read_text())
+        table = _table(summary)
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{results}: not a digits results file ({err})") from None
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>tinygrad_nn digits run</title>",
+        f"<style>{_CSS}</style></head><body>",
+        "<h1>tinygrad_nn: the tutorial's digits network</h1>",
+        f'<p class="muted">Run folder {_e(run_dir.resolve().name)}; '
+        "the tutorial's splits (721 train / 482 validation / 594 test), "
+        "every choice made on validation.</p>",
+        "<h2>Results</h2>",
+        table,
+        "<h2>Plots</h2>",
+    ]
+    for name, caption in _PLOTS:
+        path = run_dir / name
+        if path.exists():
+            data = base64.b64encode(path.read_bytes()).decode("ascii")
+            parts.append(
+                f"<figure><figcaption>{_e(caption)}</figcaption>"
+                f'<img src="data:image/png;base64,{data}" alt="{_e(caption)}"></figure>'
+            )
+    parts.append("<h2>Computation graph</h2>")
+    for name, caption in _GRAPHS:
+        path = run_dir / name
+        if path.exists():
+            parts.append(
+                f'<figure><figcaption>{_e(caption)}</figcaption><div class="graph">'
+                f"{_inline_svg(path)}</div></figure>"
+            )
+    settings = json.dumps(summary.get("settings", {}), indent=2)
+    versions = json.dumps(summary.get("versions", {}), indent=2)
+    parts += [
+        "<h2>Settings</h2>",
+        f"<pre>{_e(settings)}</pre>",
+        "<h2>Versions</h2>",
+        f"<pre>{_e(versions)}</pre>",
+        "</body></html>",
+    ]
+    out = run_dir / "report.html"
+    tmp = out.with_suffix(".html.tmp")
+    tmp.write_text("\n".join(parts) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    return out
