@@ -164,6 +164,7 @@ class Function:
         "needs_input_grad",
         "scope",
         "_versions",
+        "_edits",
         "_grad_out",
         "_released",
         "_retained",
@@ -187,29 +188,37 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **settings: Any) -> Any:
         """Run the op on Tensors, arrays or numbers; record it if any input requires grad."""
-        tensor_type = _tensor_type
-        tensors = tuple(x if isinstance(x, tensor_type) else tensor_type(x) for x in inputs)
+        T = _tensor_type
+        tensors = tuple([x if type(x) is T else _as_tensor(x) for x in inputs])
         fn = cls()
-        record = _state.grad_enabled and any(t.requires_grad for t in tensors)
+        state = _state
+        record = False
+        if state.grad_enabled:
+            for t in tensors:
+                if t.requires_grad:
+                    record = True
+                    break
         if record:
-            fn.needs_input_grad = tuple(t.requires_grad for t in tensors)
+            fn.needs_input_grad = tuple([t.requires_grad for t in tensors])
         try:
             out = fn.forward(*[t._data for t in tensors], **settings)
         except ValueError as err:
             raise _shape_error(cls.name, tensors, err) from None
-        if not isinstance(out, np.ndarray):
+        if type(out) is not np.ndarray:
             out = np.asarray(out)
-        if not (record or _state.anomaly):
-            return tensor_type._from_op(out, None)
+        anomaly = state.anomaly
+        if not (record or anomaly):
+            return T._from_op(out, None)
         fn.inputs = tensors
-        fn.scope = _state.scope
-        fn._versions = tuple(t._version for t in tensors)
+        fn.scope = state.scope
+        fn._versions = tuple([t._version for t in tensors])
+        fn._edits = T._edit_count
         fn._grad_out = None
         fn._released = False
         fn._retained = None
-        result = tensor_type._from_op(out, fn if record else None)
-        if _state.anomaly:
-            _check_finite(fn, out, "forward", tensor_type._from_op(out, fn))
+        result = T._from_op(out, fn if record else None)
+        if anomaly:
+            _check_finite(fn, out, "forward", T._from_op(out, fn))
         return result
 
     def release(self) -> None:
@@ -222,6 +231,10 @@ class Function:
     def __repr__(self) -> str:
         shapes = ", ".join(str(t.shape) for t in getattr(self, "inputs", ()))
         return f"<{self.name} ({shapes})>"
+
+
+def _as_tensor(x: Any) -> Any:
+    return x if isinstance(x, _tensor_type) else _tensor_type(x)
 
 
 def _shape_error(name: str, tensors: tuple, err: ValueError) -> ValueError:
@@ -290,23 +303,25 @@ def toposort(root: Any) -> list[Function]:
     if root.op is None:
         return []
     order: list[Function] = []
-    visited: set[Function] = set()
-    stack: list[tuple[Function, bool]] = [(root.op, False)]
+    expanded: set[Function] = set()
+    done: set[Function] = set()
+    stack: list[Function] = [root.op]
     while stack:
-        fn, children_done = stack.pop()
-        if children_done:
+        fn = stack[-1]
+        if fn in done:  # a second entry for a node already finished
+            stack.pop()
+        elif fn in expanded:  # everything pushed above it has finished: finish it
+            stack.pop()
+            done.add(fn)
             order.append(fn)
-            continue
-        # mark on expansion, not on push: a node pushed early but reached again deeper must
-        # still be finished after everything that feeds it (a diamond), so skip stale entries
-        if fn in visited:
-            continue
-        visited.add(fn)
-        stack.append((fn, True))
-        for t in reversed(fn.inputs):
-            parent = t.op
-            if parent is not None and parent not in visited:
-                stack.append((parent, False))
+        else:
+            # mark on expansion, not on push: a node pushed early but reached again deeper
+            # must still finish after everything that feeds it (a diamond)
+            expanded.add(fn)
+            for t in reversed(fn.inputs):
+                parent = t.op
+                if parent is not None and parent not in expanded:
+                    stack.append(parent)
     return order
 
 
@@ -378,14 +393,14 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False) -> None:
             )
         seed = seed.astype(root.dtype, copy=False)
     if root.op is None:
-        _accumulate_leaf(root, seed)
+        _store_grad(root, seed, copy=True)
         return
     order = toposort(root)
     root.op._grad_out = seed
     anomaly = _state.anomaly
+    edits = _tensor_type._edit_count
     for fn in reversed(order):
         g = fn._grad_out
-        fn._grad_out = None
         if fn._released:
             raise RuntimeError(
                 f"backward: the graph through '{fn.name}' was freed by an earlier backward(); "
@@ -393,31 +408,50 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False) -> None:
             )
         if g is None:
             continue
+        fn._grad_out = None
         if fn._retained is not None:
             out = fn._retained()
             if out is not None:
-                _accumulate_leaf(out, g)
-        _check_versions(fn)
-        grads = _as_grad_tuple(fn, fn.backward(g))
+                _store_grad(out, g, copy=True)
+        if fn._edits != edits:  # some tensor was modified in place since the forward pass
+            _check_versions(fn)
+        grads = fn.backward(g)
+        if type(grads) is not tuple or len(grads) != len(fn.inputs):
+            grads = _as_grad_tuple(fn, grads)
+        previous = None
         for t, gi in zip(fn.inputs, grads):
             if gi is None or not t.requires_grad:
                 continue
+            if type(gi) is not np.ndarray:
+                gi = np.asarray(gi)
             if anomaly:
                 _check_finite(fn, gi, "backward", root)
-            gi = unbroadcast(np.asarray(gi), t.shape, fn.name)
-            if t.op is None:
-                _accumulate_leaf(t, gi)
+            if gi.shape != t._data.shape:
+                gi = unbroadcast(gi, t._data.shape, fn.name)
+            parent = t.op
+            if parent is None:
+                # a gradient passed straight through (add's) or shared must not become a
+                # leaf's .grad uncopied: later accumulation would change the other holder
+                _store_grad(t, gi, copy=gi is g or gi is previous)
             else:
-                parent = t.op
                 prev = parent._grad_out
                 parent._grad_out = gi if prev is None else prev + gi
+            previous = gi
         if not retain_graph:
             fn.release()
 
 
-def _accumulate_leaf(t: Any, g: np.ndarray) -> None:
-    """``t.grad += g``, keeping the tensor's dtype and never aliasing ``g``."""
-    if t.grad is None:
-        t.grad = np.array(g, dtype=t.dtype, copy=True)
+def _store_grad(t: Any, g: np.ndarray, copy: bool) -> None:
+    """Add ``g`` into ``t.grad``, keeping the tensor's dtype; never writes into ``g``.
+
+    The first gradient is stored as it is when it is a fresh, writeable array of the right
+    dtype (ops return new arrays), and copied otherwise; later ones are added out of place.
+    """
+    prev = t.grad
+    if prev is None:
+        if copy or g.base is not None or not g.flags.writeable or g.dtype != t._data.dtype:
+            g = np.array(g, dtype=t._data.dtype)
+        t.grad = g
     else:
-        t.grad += g
+        total = prev + g
+        t.grad = total if total.dtype == t._data.dtype else total.astype(t._data.dtype)

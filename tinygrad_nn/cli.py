@@ -112,6 +112,24 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", type=Path, default=Path("runs/digits"), help="output folder")
     d.add_argument("--resume", action="store_true", help="go on from the checkpoints in --out")
     d.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+    g = sub.add_parser(
+        "graph",
+        help="draw a saved model's training-step graph as SVG",
+        description="Run one training step (forward, loss, backward) of a saved model on a "
+        "small batch and draw its computation graph with gradient health.",
+    )
+    g.add_argument("--model", type=Path, required=True, help="a model.npz written by save()")
+    g.add_argument("--out", type=Path, default=Path("graph.svg"), help="the SVG to write")
+    g.add_argument("--collapse", action="store_true", help="draw each layer as one box")
+    g.add_argument("--batch", type=_positive_int, default=32, help="examples in the batch")
+
+    r = sub.add_parser(
+        "report",
+        help="(re)write report.html for a digits run folder",
+        description="Write RUN_DIR/report.html from the results, plots and graphs in RUN_DIR.",
+    )
+    r.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     return parser
 
 
@@ -186,6 +204,64 @@ def results_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def training_step_graph(model: Any, X: np.ndarray, y: np.ndarray, lam: float) -> Any:
+    """Forward, loss (cross-entropy + L2) and backward on one batch; returns the loss tensor
+    with every intermediate gradient kept, ready to draw."""
+    from .nn import l2_penalty
+    from .tensor import Tensor, softmax_cross_entropy
+    from .train import weight_matrices
+    from .viz import retain_all_grads
+
+    x = Tensor(X, name="x")
+    loss = softmax_cross_entropy(model(x), y) + l2_penalty(weight_matrices(model), lam, len(y))
+    retain_all_grads(loss)
+    loss.backward()
+    return loss
+
+
+def _write_graphs(model: Any, scale: bool, lam: float, out: Path, batch: int = 32) -> None:
+    from .data import load_digits_splits
+    from .viz import save_svg
+
+    splits = load_digits_splits(scale=scale)
+    loss = training_step_graph(model, splits.X_train[:batch], splits.y_train[:batch], lam)
+    save_svg(loss, out / "graph.svg")
+    save_svg(loss, out / "graph_collapsed.svg", collapse=True)
+
+
+def run_graph_command(args: argparse.Namespace) -> int:
+    """``tinygrad-nn graph``: draw a saved model's training-step graph."""
+    from .data import load_digits_splits
+    from .nn import MLP
+    from .serialize import load, load_state
+    from .viz import save_svg
+
+    model = load(args.model)
+    if not isinstance(model, MLP):
+        raise ValueError(f"{args.model}: holds a {type(model).__name__}, not an MLP")
+    user = load_state(args.model)[1].get("user", {})
+    n_in, n_out = model.sizes[0], model.sizes[-1]
+    if n_in == 64 and n_out == 10:
+        splits = load_digits_splits(scale=bool(user.get("scale_inputs", False)))
+        X, y = splits.X_train[: args.batch], splits.y_train[: args.batch]
+    else:  # not a digits model: a random batch of the right shape shows the same graph
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(args.batch, n_in)).astype(model.fc1.weight.dtype)
+        y = rng.integers(0, n_out, size=args.batch)
+    loss = training_step_graph(model, X, y, float(user.get("best_lambda", 0.0)))
+    path = save_svg(loss, args.out, collapse=args.collapse or None)
+    print(f"wrote {path}")
+    return 0
+
+
+def run_report_command(args: argparse.Namespace) -> int:
+    """``tinygrad-nn report RUN_DIR``: rewrite the run's report.html."""
+    from .report import write_report
+
+    print(f"wrote {write_report(args.run_dir)}")
+    return 0
+
+
 def run_digits_command(args: argparse.Namespace) -> int:
     """``tinygrad-nn digits``: run, print the table, write every artefact to ``--out``."""
     from .data import load_digits_splits
@@ -226,10 +302,19 @@ def run_digits_command(args: argparse.Namespace) -> int:
         scale_inputs=preset.scale,
         test_accuracy=chosen.test_accuracy,
     )
+    from .viz import GraphvizNotFoundError
+
+    try:
+        _write_graphs(chosen.model, preset.scale, chosen.best_lambda, out)
+    except GraphvizNotFoundError as err:  # the run's results matter more than its pictures
+        print(f"tinygrad-nn: warning: {err}", file=sys.stderr)
+    from .report import write_report
+
+    write_report(out)
     print(results_table(summary))
     print(
         f"\nwrote {out}/: results.json, lambda_curve.png, loss_curves.png, "
-        "confusion_matrix.png, model.npz"
+        "confusion_matrix.png, graph.svg, graph_collapsed.svg, model.npz, report.html"
     )
     return 0
 
@@ -240,8 +325,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "digits":
         _check_writable(parser, args.out)
+    commands = {
+        "digits": run_digits_command,
+        "graph": run_graph_command,
+        "report": run_report_command,
+    }
     try:
-        return run_digits_command(args)
+        return commands[args.command](args)
     except KeyboardInterrupt:
         print("\ntinygrad-nn: interrupted; checkpoints kept, go on with --resume", file=sys.stderr)
         return 130

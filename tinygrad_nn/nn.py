@@ -57,18 +57,22 @@ class Module:
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
         """(dotted name, tensor) for every parameter, in definition order, each once."""
         seen: set[int] = set()
-        stack: list[tuple[str, Module]] = [(prefix, self)]
+        # depth first without recursion: each frame is (path, iterator over its children)
+        stack: list[tuple[str, Iterator[tuple[str, Any]]]] = [
+            (prefix, iter(list(self._children())))
+        ]
         while stack:
-            path, module = stack.pop()
-            children = []
-            for key, value in module._children():
+            path, items = stack[-1]
+            for key, value in items:
                 full = f"{path}.{key}" if path else key
                 if isinstance(value, Module):
-                    children.append((full, value))
-                elif value.requires_grad and id(value) not in seen:
+                    stack.append((full, iter(list(value._children()))))
+                    break
+                if value.requires_grad and id(value) not in seen:
                     seen.add(id(value))
                     yield full, value
-            stack.extend(reversed(children))
+            else:
+                stack.pop()
 
     def parameters(self) -> list[Tensor]:
         """Every parameter tensor, in definition order."""

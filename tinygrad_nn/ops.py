@@ -228,12 +228,16 @@ class MatMul(Function):
 
 
 class Sigmoid(Function):
-    """1 / (1 + e^-x), computed from e^-|x| so it never overflows; dy/dx = y (1 - y)."""
+    """1 / (1 + e^-x) = 0.5 + 0.5 tanh(x / 2): the same function with one transcendental
+    and no overflow for any x (tanh saturates at +-1); dy/dx = y (1 - y)."""
 
     def forward(self, x):
-        e = np.exp(-np.abs(x))
-        self.y = np.where(x >= 0, 1 / (1 + e), e / (1 + e))
-        return self.y
+        y = np.multiply(x, 0.5)
+        np.tanh(y, out=y)
+        y *= 0.5
+        y += 0.5
+        self.y = y
+        return y
 
     def backward(self, grad):
         y = self.y

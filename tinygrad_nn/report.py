@@ -92,10 +92,18 @@ def _inline_svg(path: Path) -> str:
     start = text.find("<svg")
     if start < 0:
         raise ValueError(f"{path}: not an SVG file")
-    svg = text[start:]
-    # drop anything script-like defensively; Graphviz never writes it, but the file is input
-    svg = re.sub(r"<script\b.*?</script\s*>", "", svg, flags=re.I | re.S)
-    return re.sub(r"\son\w+\s*=\s*(\"[^\"]*\"|'[^']*')", "", svg)
+    # drop anything script-like defensively; Graphviz never writes it, but the file is input.
+    # Self-closing <script .../> first, or the lazy pair match would run on to a later
+    # </script> and swallow the drawing in between; then pairs; then stray tags and on*=
+    # handlers; repeated until nothing changes, so removals cannot splice a new tag together.
+    svg, previous = text[start:], ""
+    while svg != previous:
+        previous = svg
+        svg = re.sub(r"<script\b[^>]*/\s*>", "", svg, flags=re.I)
+        svg = re.sub(r"<script\b.*?</script\s*>", "", svg, flags=re.I | re.S)
+        svg = re.sub(r"</?script\b[^>]*>", "", svg, flags=re.I)
+        svg = re.sub(r"\son\w+\s*=\s*(\"[^\"]*\"|'[^']*')", "", svg)
+    return svg
 
 
 def write_report(run_dir: str | Path) -> Path:
@@ -105,9 +113,11 @@ def write_report(run_dir: str | Path) -> Path:
     if not results.exists():
         raise FileNotFoundError(f"{results}: no such file (is {run_dir} a digits run folder?)")
     try:
-        summary = json.loads(results.read_text())
+        summary = json.loads(results.read_text(encoding="utf-8"))
+        if not isinstance(summary, dict):
+            raise TypeError(f"expected a JSON object, got {type(summary).__name__}")
         table = _table(summary)
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
+    except (ValueError, KeyError, TypeError, AttributeError) as err:  # JSON, UTF-8, shape
         raise ValueError(f"{results}: not a digits results file ({err})") from None
     parts = [
         "<!DOCTYPE html>",

@@ -58,6 +58,7 @@ def write_file(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dic
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **entries)
             f.flush()
@@ -67,6 +68,12 @@ def write_file(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dic
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def read_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
@@ -79,11 +86,16 @@ def read_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise CheckpointError(path, "not a tinygrad_nn file (a single .npy array, not an .npz)")
+        with loaded as npz:
             arrays = {k: npz[k] for k in npz.files}
     except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as err:
+        if isinstance(err, CheckpointError):
+            raise
         raise CheckpointError(path, f"not a readable tinygrad_nn file ({err})") from None
-    if not isinstance(arrays, dict) or META_KEY not in arrays:
+    if META_KEY not in arrays:
         raise CheckpointError(path, "not a tinygrad_nn file (no metadata entry)")
     try:
         meta = json.loads(str(arrays.pop(META_KEY)))
@@ -91,7 +103,10 @@ def read_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
         raise CheckpointError(path, f"metadata is not valid JSON ({err})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(path, "not a tinygrad_nn file (wrong format tag)")
-    if meta.get("version", 0) > FORMAT_VERSION:
+    version = meta.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(path, f"metadata has an invalid format version {version!r}")
+    if version > FORMAT_VERSION:
         raise CheckpointError(
             path,
             f"written by a newer format (version {meta.get('version')}); "

@@ -90,6 +90,8 @@ class Tensor:
 
     __slots__ = ("_data", "grad", "requires_grad", "name", "op", "_version", "__weakref__")
     __array_ufunc__ = None  # make numpy defer to our reflected operators: arr + t -> Tensor
+    #: counts in-place modifications of any tensor; backward checks versions only if it moved
+    _edit_count = 0
 
     def __init__(
         self,
@@ -126,6 +128,7 @@ class Tensor:
     def data(self, value: Any) -> None:
         self._data = value if isinstance(value, np.ndarray) else np.asarray(value, self.dtype)
         self._version += 1
+        Tensor._edit_count += 1
 
     @property
     def shape(self) -> tuple[int, ...]:

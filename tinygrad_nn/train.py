@@ -34,6 +34,7 @@ __all__ = [
     "predict",
     "search_lambda",
     "shift_augment",
+    "train_epoch",
     "train_spec",
 ]
 
@@ -79,6 +80,39 @@ def evaluate(model: Module, X: np.ndarray, y: np.ndarray) -> tuple[float, float]
     with no_grad():
         loss = softmax_cross_entropy(Tensor(logits), y).item()
     return loss, float(np.mean(np.argmax(logits, axis=1) == y))
+
+
+def train_epoch(
+    model: Module,
+    optimizer: Optimizer,
+    X: np.ndarray,
+    y: np.ndarray,
+    batch_size: int | None,
+    lam: float,
+    rng: np.random.Generator,
+    weights: list[Tensor] | None = None,
+    augment: Augment | None = None,
+) -> float:
+    """One pass over (X, y) in minibatches drawn with ``rng``; returns the mean training
+    cross-entropy (the data term, measured before each step's update).
+
+    ``weights`` are the tensors the L2 term penalises (default: :func:`weight_matrices`).
+    """
+    if weights is None:
+        weights = weight_matrices(model)
+    full_batch = batch_size is None or batch_size >= len(X)
+    total = 0.0
+    for idx in minibatches(len(X), batch_size, rng):
+        xb, yb = (X, y) if full_batch else (X[idx], y[idx])
+        if augment is not None:
+            xb = augment(xb, rng)
+        data_loss = softmax_cross_entropy(model(Tensor(xb)), yb)
+        loss = data_loss + l2_penalty(weights, lam, len(yb))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += data_loss.item() * len(yb)
+    return total / len(X)
 
 
 def _check_xy(X: np.ndarray, y: np.ndarray, label: str) -> None:
@@ -129,7 +163,6 @@ def fit(
     if checkpoint is not None and Path(checkpoint).exists():
         start, history = _resume(checkpoint, model, optimizer, rng, settings)
     weights = weight_matrices(model)
-    full_batch = batch_size is None or batch_size >= len(X)
     bar = tqdm(
         range(start, epochs),
         initial=start,
@@ -142,23 +175,13 @@ def fit(
         began = time.perf_counter()
         if schedule is not None:
             optimizer.lr = float(schedule(epoch))
-        total = 0.0
-        for idx in minibatches(len(X), batch_size, rng):
-            xb, yb = (X, y) if full_batch else (X[idx], y[idx])
-            if augment is not None:
-                xb = augment(xb, rng)
-            data_loss = softmax_cross_entropy(model(Tensor(xb)), yb)
-            loss = data_loss + l2_penalty(weights, lam, len(yb))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += data_loss.item() * len(yb)
-        history.train_loss.append(total / len(X))
+        train_loss = train_epoch(model, optimizer, X, y, batch_size, lam, rng, weights, augment)
+        history.train_loss.append(train_loss)
         if valid is not None:
             v_loss, v_acc = evaluate(model, *valid)
             history.valid_loss.append(v_loss)
             history.valid_accuracy.append(v_acc)
-            bar.set_postfix(loss=f"{total / len(X):.4f}", valid_acc=f"{v_acc:.4f}", refresh=False)
+            bar.set_postfix(loss=f"{train_loss:.4f}", valid_acc=f"{v_acc:.4f}", refresh=False)
         history.seconds.append(time.perf_counter() - began)
         done = epoch + 1
         if checkpoint is not None and (done % checkpoint_every == 0 or done == epochs):

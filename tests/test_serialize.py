@@ -1,0 +1,314 @@
+"""Tests for tinygrad_nn.serialize: npz + JSON metadata, no pickle, atomic writes."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+import tinygrad_nn as tg
+from tinygrad_nn import serialize
+from tinygrad_nn.nn import MLP, Linear, Module
+from tinygrad_nn.serialize import CheckpointError, load, load_state, save
+
+
+def _x(n_in, dtype=np.float32):
+    return tg.Tensor(np.random.default_rng(0).normal(size=(6, n_in)).astype(dtype))
+
+
+class Custom(Module):
+    def __init__(self, seed=0):
+        self.enc = Linear(3, 4, rng=seed)
+        self.dec = Linear(4, 2, rng=seed + 1)
+
+    def forward(self, x):
+        return self.dec(self.enc(x).relu())
+
+
+# ----------------------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"sizes": [5, 4, 3], "activation": "relu", "output_activation": None},
+        {"sizes": [64, 48, 32, 10], "activation": "sigmoid", "output_activation": "sigmoid"},
+        {"sizes": [3, 2], "activation": "tanh", "output_activation": None, "dtype": "float64"},
+    ],
+)
+def test_mlp_round_trip(tmp_path, kwargs):
+    model = MLP(rng=3, **kwargs)
+    path = tmp_path / "model.npz"
+    save(model, path)
+    loaded = load(path)
+    assert type(loaded) is MLP
+    assert loaded.config() == model.config()
+    assert loaded.sizes == model.sizes
+    assert loaded.activation == model.activation
+    assert loaded.output_activation == model.output_activation
+    for (n1, p1), (n2, p2) in zip(model.named_parameters(), loaded.named_parameters()):
+        assert n1 == n2
+        assert p1.dtype == p2.dtype
+        assert np.array_equal(p1.data, p2.data)
+    x = _x(model.sizes[0], model.fc1.weight.dtype)
+    assert np.array_equal(model(x).data, loaded(x).data)
+
+
+def test_linear_round_trip(tmp_path):
+    for bias in (True, False):
+        layer = Linear(4, 3, bias=bias, rng=1, dtype=np.float64)
+        path = tmp_path / f"linear-{bias}.npz"
+        save(layer, path)
+        loaded = load(path)
+        assert type(loaded) is Linear
+        assert (loaded.bias is None) == (not bias)
+        assert loaded.weight.dtype == np.float64
+        assert np.array_equal(loaded.weight.data, layer.weight.data)
+        x = _x(4, np.float64)
+        assert np.array_equal(layer(x).data, loaded(x).data)
+
+
+@pytest.mark.parametrize("name", ["model", "model.bin", "weights.npz.bak", "m.NPZ"])
+def test_written_to_exactly_the_path_given(tmp_path, name):
+    path = tmp_path / name
+    save(MLP([3, 2], rng=0), path)
+    assert sorted(os.listdir(tmp_path)) == [name]
+    assert isinstance(load(path), MLP)
+    assert isinstance(load(str(path)), MLP)
+
+
+def test_no_pickle_and_meta_is_unicode_json(tmp_path):
+    path = tmp_path / "model.npz"
+    save(MLP([4, 3, 2], rng=0), path, note="hello")
+    with np.load(path, allow_pickle=False) as npz:
+        files = set(npz.files)
+        assert files == {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "__meta__"}
+        meta_arr = npz["__meta__"]
+        arrays = {k: npz[k] for k in npz.files}
+    assert meta_arr.ndim == 0
+    assert meta_arr.dtype.kind == "U"
+    meta = json.loads(str(meta_arr))
+    assert meta["format"] == "tinygrad_nn"
+    assert meta["class"] == "MLP"
+    assert meta["config"]["sizes"] == [4, 3, 2]
+    assert meta["user"] == {"note": "hello"}
+    for k, v in arrays.items():
+        if k != "__meta__":
+            assert v.dtype != object
+
+
+def test_load_state_returns_arrays_and_metadata(tmp_path):
+    model = MLP([4, 3, 2], rng=0)
+    path = tmp_path / "m.npz"
+    save(model, path, epoch=7, tag="run-1", score=0.5)
+    state, meta = load_state(path)
+    assert set(state) == set(model.state_dict())
+    for k, v in model.state_dict().items():
+        assert np.array_equal(state[k], v)
+        assert state[k].dtype == v.dtype
+    assert meta["user"] == {"epoch": 7, "tag": "run-1", "score": 0.5}
+    assert meta["class"] == "MLP"
+    assert meta["config"] == model.config()
+    assert "version" in meta
+
+
+def test_custom_module_needs_load_state(tmp_path):
+    model = Custom(seed=0)
+    path = tmp_path / "custom.npz"
+    save(model, path)
+    with pytest.raises(CheckpointError) as info:
+        load(path)
+    msg = str(info.value)
+    assert "load_state" in msg
+    assert str(path) in msg
+    rebuilt = Custom(seed=10)
+    x = _x(3)
+    assert not np.array_equal(rebuilt(x).data, model(x).data)
+    state, meta = load_state(path)
+    assert meta["class"] == "Custom"
+    rebuilt.load_state_dict(state)
+    assert np.array_equal(rebuilt(x).data, model(x).data)
+
+
+def test_save_rejects_non_modules(tmp_path):
+    with pytest.raises(TypeError):
+        save({"w": np.zeros(2)}, tmp_path / "x.npz")
+    assert not (tmp_path / "x.npz").exists()
+
+
+# ----------------------------------------------------------------------------- bad files
+
+
+def test_checkpoint_error_is_a_value_error():
+    assert issubclass(CheckpointError, ValueError)
+    err = CheckpointError("some/path.npz", "broken")
+    assert "some/path.npz" in str(err) and "broken" in str(err)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "nope.npz")
+    with pytest.raises(FileNotFoundError):
+        load_state(tmp_path / "nope.npz")
+
+
+@pytest.mark.parametrize("keep", [0.2, 0.5, 0.9, 0.99])
+def test_truncated_file(tmp_path, keep):
+    path = tmp_path / "model.npz"
+    save(MLP([20, 16, 10], rng=0), path)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(CheckpointError) as info:
+        load(path)
+    assert str(path) in str(info.value)
+    with pytest.raises(CheckpointError):
+        load_state(path)
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.npz"
+    path.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="empty.npz"):
+        load(path)
+
+
+def test_random_bytes(tmp_path):
+    path = tmp_path / "noise.npz"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, size=4096, dtype=np.uint8).tobytes())
+    with pytest.raises(CheckpointError) as info:
+        load(path)
+    assert str(path) in str(info.value)
+
+
+def test_text_file(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("these are not the weights you are looking for\n" * 20)
+    with pytest.raises(CheckpointError, match="notes.txt"):
+        load(path)
+
+
+def test_plain_npz_without_meta(tmp_path):
+    path = tmp_path / "plain.npz"
+    np.savez(path, **MLP([3, 2], rng=0).state_dict())
+    with pytest.raises(CheckpointError) as info:
+        load(path)
+    assert str(path) in str(info.value)
+    with pytest.raises(CheckpointError):
+        load_state(path)
+
+
+def test_plain_npy_file(tmp_path):
+    path = tmp_path / "array.npy"
+    np.save(path, np.arange(10.0))
+    with pytest.raises(CheckpointError, match="array.npy"):
+        load(path)
+
+
+def test_pickled_npz_is_refused(tmp_path):
+    path = tmp_path / "pickled.npz"
+    np.savez(path, __meta__=np.array([{"format": "tinygrad_nn"}], dtype=object))
+    with pytest.raises(CheckpointError):
+        load(path)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        "not json {",
+        json.dumps([1, 2, 3]),
+        json.dumps({"format": "someone-else", "version": 1}),
+        json.dumps({"format": "tinygrad_nn", "version": 999, "kind": "module"}),
+        json.dumps({"format": "tinygrad_nn", "version": "1", "kind": "module"}),
+    ],
+)
+def test_foreign_or_bad_metadata(tmp_path, meta):
+    path = tmp_path / "odd.npz"
+    np.savez(path, __meta__=np.array(meta), w=np.zeros(3))
+    with pytest.raises(CheckpointError, match="odd.npz"):
+        load(path)
+
+
+def test_metadata_that_does_not_match_arrays(tmp_path):
+    path = tmp_path / "liar.npz"
+    save(MLP([4, 3, 2], rng=0), path)
+    state, meta = load_state(path)
+    meta = {k: v for k, v in meta.items() if k not in ("format", "version", "library")}
+    meta["config"]["sizes"] = [4, 5, 2]
+    serialize.write_file(path, state, meta)
+    with pytest.raises(CheckpointError, match="liar.npz"):
+        load(path)
+
+
+# ----------------------------------------------------------------------------- atomic writes
+
+
+def _leftovers(folder, keep):
+    return sorted(set(os.listdir(folder)) - set(keep))
+
+
+def test_failed_save_keeps_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    old = MLP([4, 3, 2], rng=0)
+    save(old, path)
+    before = path.read_bytes()
+
+    def broken_savez(file, *args, **kwds):
+        file.write(b"PK\x03\x04 half a zip")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        save(MLP([4, 3, 2], rng=1), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert _leftovers(tmp_path, ["model.npz"]) == []
+    loaded = load(path)
+    assert np.array_equal(loaded.fc1.weight.data, old.fc1.weight.data)
+
+
+def test_failed_replace_keeps_previous_file(tmp_path, monkeypatch):
+    path = tmp_path / "model.npz"
+    save(MLP([4, 3, 2], rng=0), path)
+    before = path.read_bytes()
+
+    def broken_replace(src, dst):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(KeyboardInterrupt):
+        save(MLP([4, 3, 2], rng=1), path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert _leftovers(tmp_path, ["model.npz"]) == []
+
+
+def test_failed_first_save_leaves_nothing(tmp_path, monkeypatch):
+    def broken_savez(file, *args, **kwds):
+        raise RuntimeError("crash")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(RuntimeError):
+        save(MLP([3, 2], rng=0), tmp_path / "new.npz")
+    monkeypatch.undo()
+    assert os.listdir(tmp_path) == []
+
+
+def test_overwrite_replaces_contents(tmp_path):
+    path = tmp_path / "model.npz"
+    save(MLP([4, 3, 2], rng=0), path)
+    second = MLP([4, 3, 2], rng=1)
+    save(second, path)
+    assert np.array_equal(load(path).fc1.weight.data, second.fc1.weight.data)
+    assert os.listdir(tmp_path) == ["model.npz"]
+
+
+def test_save_in_current_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    save(MLP([3, 2], rng=0), "here.npz")
+    assert os.listdir(tmp_path) == ["here.npz"]
+    assert isinstance(load("here.npz"), MLP)
+
+
+def test_reserved_array_name(tmp_path):
+    with pytest.raises(ValueError):
+        serialize.write_file(tmp_path / "x.npz", {"__meta__": np.zeros(1)}, {})
