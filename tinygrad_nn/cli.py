@@ -304,18 +304,17 @@ def run_digits_command(args: argparse.Namespace) -> int:
     )
     from .viz import GraphvizNotFoundError
 
+    written = "results.json, lambda_curve.png, loss_curves.png, confusion_matrix.png"
     try:
         _write_graphs(chosen.model, preset.scale, chosen.best_lambda, out)
+        written += ", graph.svg, graph_collapsed.svg"
     except GraphvizNotFoundError as err:  # the run's results matter more than its pictures
         print(f"tinygrad-nn: warning: {err}", file=sys.stderr)
     from .report import write_report
 
     write_report(out)
     print(results_table(summary))
-    print(
-        f"\nwrote {out}/: results.json, lambda_curve.png, loss_curves.png, "
-        "confusion_matrix.png, graph.svg, graph_collapsed.svg, model.npz, report.html"
-    )
+    print(f"\nwrote {out}/: {written}, model.npz, report.html")
     return 0
 
 

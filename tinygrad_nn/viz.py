@@ -11,8 +11,9 @@ Legend (fill colours):
   module is one double-bordered box with its input and output shapes
 
 Gradient health (``health=True``, after ``backward``): a tensor's border is blue when its
-gradient is *vanishing* (rms(grad) / max(rms(data), 0.01) < 1e-4), red when *exploding*
-(> 10), green otherwise; one-element tensors are not judged. Sigmoid and tanh outputs are
+gradient is *vanishing* (rms(grad) / rms(data) < 1e-4), red when *exploding* (> 10), green
+otherwise; all-zero tensors (fresh biases) are judged by rms(grad) alone and one-element
+tensors not at all. Sigmoid and tanh outputs are
 filled orange and marked *saturated* when more than 25% of their units have a derivative
 below 0.01 (sigmoid: y (1 - y) < 0.01; tanh: 1 - y^2 < 0.01): such units pass almost no
 gradient back. The thresholds are the fields of :class:`HealthThresholds`.
@@ -65,7 +66,7 @@ class HealthThresholds:
     exploding: float = 10.0  # rms(grad) / rms(data) above this: exploding
     derivative: float = 0.01  # an activation unit whose derivative is below this is saturated
     saturated_fraction: float = 0.25  # flag an activation when more units than this saturate
-    data_floor: float = 0.01  # rms(data) is at least this, so zero biases are judged fairly
+    data_floor: float = 0.01  # data with a smaller rms (fresh zero biases) is judged against 1
 
 
 class GraphvizNotFoundError(RuntimeError):
@@ -79,13 +80,15 @@ def _rms(a: np.ndarray) -> float:
 def gradient_health(t: Tensor, thresholds: HealthThresholds = HealthThresholds()) -> str | None:
     """``"vanishing"``, ``"healthy"`` or ``"exploding"`` for a tensor with a grad, else None.
 
-    Judged by rms(grad) / max(rms(data), 0.01): how far one unit step along the gradient
-    moves the tensor relative to its own size. One-element tensors (the loss and its
-    terms) are not judged.
+    Judged by rms(grad) / rms(data): how far one unit step along the gradient moves the
+    tensor relative to its own size. Tensors that are (nearly) all zero, such as fresh
+    biases, have no size to compare with and are judged by rms(grad) alone. One-element
+    tensors (the loss and its terms) are not judged.
     """
     if t.grad is None or t.size == 1:
         return None
-    ratio = _rms(t.grad) / max(_rms(t.data), thresholds.data_floor)
+    scale = _rms(t.data)
+    ratio = _rms(t.grad) / (scale if scale >= thresholds.data_floor else 1.0)
     if ratio < thresholds.vanishing:
         return "vanishing"
     if ratio > thresholds.exploding:
@@ -293,7 +296,10 @@ def draw(
         attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": FILL[role]}
         if show_grads and t.requires_grad:
             norm = None if t.grad is None else float(np.linalg.norm(t.grad))
-            lines.append("grad: not computed" if norm is None else f"‖grad‖ {norm:.3g}")
+            if norm is not None:
+                lines.append(f"‖grad‖ {norm:.3g}")
+            else:  # leaves get a grad from backward; intermediates only with retain_grad
+                lines.append("grad: not computed" if t.op is None else "grad: not retained")
         if show_values:
             lines.append(_escape(_summary(t.data)))
         if health:
@@ -375,6 +381,8 @@ def save_svg(tensor: Tensor, path: str | os.PathLike, **options: Any) -> Path:
     dot = draw(tensor, **options)
     try:
         svg = dot.pipe(format="svg")
+    except graphviz.CalledProcessError as err:
+        raise RuntimeError(f"save_svg: Graphviz's dot failed on the graph: {err}") from None
     except graphviz.ExecutableNotFound:
         dot_path = path.with_suffix(".dot")
         dot_path.write_text(dot.source)
