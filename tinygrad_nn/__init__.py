@@ -6,6 +6,7 @@ Every operation is an object with ``forward`` and ``backward`` (:class:`Function
 
 from . import data, nn, optim, serialize, train, viz
 from .autograd import AnomalyError, Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .estimator import MLPClassifier
 from .gradcheck import gradcheck
 from .serialize import load, load_state, save
 from .tensor import Tensor, get_default_dtype, set_default_dtype, softmax_cross_entropy
@@ -14,6 +15,7 @@ from .version import __version__
 __all__ = [
     "AnomalyError",
     "Function",
+    "MLPClassifier",
     "Tensor",
     "__version__",
     "data",

@@ -115,15 +115,26 @@ def detect_anomaly() -> Iterator[None]:
         _state.anomaly = saved
 
 
-@contextlib.contextmanager
-def module_scope(module: object) -> Iterator[None]:
-    """Record that ops run inside ``module`` (used by ``nn.Module.__call__``)."""
+def enter_scope(module: object) -> tuple:
+    """Push ``module`` on this thread's scope stack; returns what :func:`exit_scope` restores."""
     saved = _state.scope
     _state.scope = saved + (module,)
+    return saved
+
+
+def exit_scope(saved: tuple) -> None:
+    """Restore the scope stack saved by :func:`enter_scope`."""
+    _state.scope = saved
+
+
+@contextlib.contextmanager
+def module_scope(module: object) -> Iterator[None]:
+    """Record that ops run inside ``module`` (``nn.Module.__call__`` does this)."""
+    saved = enter_scope(module)
     try:
         yield
     finally:
-        _state.scope = saved
+        exit_scope(saved)
 
 
 def scope_name(scope: tuple) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import module_scope
+from .autograd import enter_scope, exit_scope
 from .tensor import Tensor, get_default_dtype
 
 __all__ = [
@@ -102,8 +102,11 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        with module_scope(self):
+        saved = enter_scope(self)  # ops made in forward record that they ran in this module
+        try:
             return self.forward(*args, **kwargs)
+        finally:
+            exit_scope(saved)
 
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to None."""

@@ -90,13 +90,14 @@ def _expand_reduced(grad: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> 
 
 class Sum(Function):
     def forward(self, x, axis=None, keepdims=False):
+        axes = _normalize_axes(axis, x.ndim)
         self.shape = x.shape
-        self.axes = _normalize_axes(axis, x.ndim)
-        self.keepdims = keepdims
-        return np.sum(x, axis=self.axes, keepdims=keepdims)
+        # the output's shape with the summed axes kept as 1s: grad broadcasts from it
+        self.kept = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+        return x.sum(axis=axes, keepdims=keepdims)
 
     def backward(self, grad):
-        return np.broadcast_to(_expand_reduced(grad, self.axes, self.keepdims), self.shape)
+        return np.broadcast_to(grad.reshape(self.kept), self.shape)
 
 
 class Max(Function):

@@ -208,10 +208,10 @@ class Tensor:
 
     # ------------------------------------------------------------------ elementwise
     def add(self, other: Any) -> Tensor:
-        return ops.Add.apply(self, _lift(other, self))
+        return ops.Add.apply(self, other if type(other) is Tensor else _lift(other, self))
 
     def mul(self, other: Any) -> Tensor:
-        return ops.Mul.apply(self, _lift(other, self))
+        return ops.Mul.apply(self, other if type(other) is Tensor else _lift(other, self))
 
     def neg(self) -> Tensor:
         return ops.Mul.apply(self, Tensor(np.asarray(-1, dtype=self.dtype)))
@@ -284,6 +284,8 @@ class Tensor:
 
     # ------------------------------------------------------------------ operators
     def __add__(self, other: Any) -> Tensor:
+        if type(other) is Tensor:
+            return ops.Add.apply(self, other)
         return self.add(other) if _is_operand(other) else NotImplemented
 
     def __radd__(self, other: Any) -> Tensor:
@@ -296,6 +298,8 @@ class Tensor:
         return _as_tensor(other, self).sub(self) if _is_operand(other) else NotImplemented
 
     def __mul__(self, other: Any) -> Tensor:
+        if type(other) is Tensor:
+            return ops.Mul.apply(self, other)
         return self.mul(other) if _is_operand(other) else NotImplemented
 
     def __rmul__(self, other: Any) -> Tensor:
@@ -308,6 +312,8 @@ class Tensor:
         return _as_tensor(other, self).div(self) if _is_operand(other) else NotImplemented
 
     def __matmul__(self, other: Any) -> Tensor:
+        if type(other) is Tensor:
+            return ops.MatMul.apply(self, other)
         return self.matmul(other) if _is_operand(other) else NotImplemented
 
     def __rmatmul__(self, other: Any) -> Tensor:
