@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_nn import Tensor, gradcheck, softmax_cross_entropy
+from tinygrad_nn.nn import l2_penalty
 
 # ----------------------------------------------------------------------------- inputs
 
@@ -245,6 +246,19 @@ CASES = [
         lambda a: softmax_cross_entropy(a, Tensor(TARGETS)),
         U(4, 5),
         ref=lambda a: np_cross_entropy(a, TARGETS),
+    ),
+    case(
+        "l2_penalty-two-weights",
+        lambda w, v: l2_penalty([w, v], 0.6, 7),
+        U(3, 4),
+        U(4, 2),
+        ref=lambda w, v: 0.6 / 14 * ((w * w).sum() + (v * v).sum()),
+    ),
+    case(
+        "l2_penalty-one-weight",
+        lambda w: l2_penalty([w], 2.0, 1),
+        U(5, 3),
+        ref=lambda w: (w * w).sum(),
     ),
     # ------------------------------------------------------------------ composites
     case(

@@ -6,6 +6,7 @@ Every operation is an object with ``forward`` and ``backward`` (:class:`Function
 
 from . import data, nn, optim, serialize, train, viz
 from .autograd import AnomalyError, Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .compile import compile
 from .estimator import MLPClassifier
 from .gradcheck import gradcheck
 from .serialize import load, load_state, save
@@ -18,6 +19,7 @@ __all__ = [
     "MLPClassifier",
     "Tensor",
     "__version__",
+    "compile",
     "data",
     "detect_anomaly",
     "enable_grad",

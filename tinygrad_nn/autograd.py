@@ -11,9 +11,10 @@ with :func:`register_tensor_type` so that :meth:`Function.apply` can wrap its re
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ import numpy as np
 __all__ = [
     "AnomalyError",
     "Function",
+    "TraceError",
     "backward",
     "detect_anomaly",
     "enable_grad",
@@ -41,6 +43,7 @@ class _ThreadState(threading.local):
         self.grad_enabled = True
         self.anomaly = False
         self.scope: tuple = ()
+        self.tracer: Any = None  # set while tinygrad_nn.compile traces a function
 
 
 _state = _ThreadState()
@@ -145,6 +148,42 @@ def scope_name(scope: tuple) -> str:
     return getattr(inner, "scope_name", type(inner).__name__)
 
 
+class TraceError(RuntimeError):
+    """Something in a function given to ``tinygrad_nn.compile`` cannot be traced."""
+
+
+def traced_call(method: Callable) -> Callable:
+    """Mark a method (an optimizer's ``step``, a ``zero_grad``) as a step of a compiled plan.
+
+    While ``compile`` traces, calling it records the call, so replays repeat it; any other
+    in-place change of a tensor during the trace is a :class:`TraceError`.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        tracer = _state.tracer
+        if tracer is None:
+            return method(self, *args, **kwargs)
+        tracer.on_call(functools.partial(method, self, *args, **kwargs))
+        _state.tracer = None  # the call's own tensor updates are part of the recorded step
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            _state.tracer = tracer
+
+    return wrapper
+
+
+def check_untraced_write(tensor: Any) -> None:
+    """Refuse in-place writes to a tensor while ``compile`` traces (they would not replay)."""
+    if _state.tracer is not None:
+        raise TraceError(
+            f"compile: a tensor{f' ({tensor.name})' if tensor.name else ''} of shape "
+            f"{tensor.shape} was modified in place while tracing; such updates are not "
+            "replayed. Update parameters with a tinygrad_nn.optim optimizer instead."
+        )
+
+
 # ----------------------------------------------------------------------------- Function
 
 
@@ -218,7 +257,7 @@ class Function:
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         anomaly = state.anomaly
-        if not (record or anomaly):
+        if not (record or anomaly or state.tracer):
             return T._from_op(out, None)
         fn.inputs = tensors
         fn.scope = state.scope
@@ -230,6 +269,8 @@ class Function:
         result = T._from_op(out, fn if record else None)
         if anomaly:
             _check_finite(fn, out, "forward", T._from_op(out, fn))
+        if state.tracer is not None:
+            state.tracer.on_apply(fn, settings, result)
         return result
 
     def release(self) -> None:
@@ -407,9 +448,24 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False) -> None:
         _store_grad(root, seed, copy=True)
         return
     order = toposort(root)
+    tracer = _state.tracer
+    if tracer is not None:  # compile replays this backward: keep the graph for it
+        tracer.on_backward(order, root, seed)
+        retain_graph = True
+    run_backward(order, root, seed, retain_graph)
+
+
+def run_backward(
+    order: list[Function], root: Any, seed: np.ndarray, retain_graph: bool, check: bool = True
+) -> None:
+    """Backpropagate ``seed`` from ``root`` through ``order`` (as :func:`toposort` made it).
+
+    ``check=False`` skips the in-place-modification check (compile's replays, where no user
+    code runs between the forward and the backward pass).
+    """
     root.op._grad_out = seed
     anomaly = _state.anomaly
-    edits = _tensor_type._edit_count
+    edits = _tensor_type._edit_count if check else None
     for fn in reversed(order):
         g = fn._grad_out
         if fn._released:
@@ -424,7 +480,7 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False) -> None:
             out = fn._retained()
             if out is not None:
                 _store_grad(out, g, copy=True)
-        if fn._edits != edits:  # some tensor was modified in place since the forward pass
+        if check and fn._edits != edits:  # a tensor was modified in place since forward
             _check_versions(fn)
         grads = fn.backward(g)
         if type(grads) is not tuple or len(grads) != len(fn.inputs):

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import enter_scope, exit_scope
+from . import ops
+from .autograd import enter_scope, exit_scope, traced_call
 from .tensor import Tensor, get_default_dtype
 
 __all__ = [
@@ -108,6 +109,7 @@ class Module:
         finally:
             exit_scope(saved)
 
+    @traced_call
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to None."""
         for p in self.parameters():
@@ -308,11 +310,9 @@ class MLP(Module):
 def l2_penalty(weights: Sequence[Tensor], lam: float, n: int) -> Tensor | float:
     """lam / (2 n) * sum of ||W||^2 over ``weights`` (the tutorial's L2 term).
 
-    ``n`` is the number of examples the loss is averaged over. Returns 0.0 when ``lam`` is 0.
+    ``n`` is the number of examples the loss is averaged over; the gradient is
+    lam / n * W. Returns 0.0 when ``lam`` is 0 or there are no weights.
     """
     if lam == 0 or not weights:
         return 0.0
-    total = (weights[0] * weights[0]).sum()
-    for w in weights[1:]:
-        total = total + (w * w).sum()
-    return total * (lam / (2 * n))
+    return ops.L2Penalty.apply(*weights, scale=lam / (2 * n))

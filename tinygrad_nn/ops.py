@@ -324,12 +324,33 @@ class SoftmaxCrossEntropy(Function):
         if n == 0:
             raise ValueError("softmax_cross_entropy: logits have no rows (N = 0)")
         t = _check_targets(targets, n, k)
-        log_p = _log_softmax(logits, 1)
         rows = np.arange(n)
-        self.grad_logits = np.exp(log_p)
-        self.grad_logits[rows, t] -= 1
-        self.grad_logits /= n
-        return -np.sum(log_p[rows, t]) / n
+        # log p[target] = z[target] - log sum_j e^z_j with z = logits - max (log-sum-exp)
+        z = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        total = e.sum(axis=1, keepdims=True)
+        loss = (np.log(total[:, 0]) - z[rows, t]).sum() / n
+        e /= total  # softmax
+        e[rows, t] -= 1
+        e /= n
+        self.grad_logits = e
+        return loss
 
     def backward(self, grad):
         return grad * self.grad_logits
+
+
+class L2Penalty(Function):
+    """scale * sum over the inputs of ||W||^2, one op for all the weight matrices.
+
+    d/dW = 2 scale W. (``nn.l2_penalty`` uses it with scale = lam / (2 n).)
+    """
+
+    def forward(self, *weights, scale):
+        self.weights, self.scale = weights, scale
+        total = sum(float(np.vdot(w, w)) for w in weights)
+        return np.asarray(scale * total, dtype=np.result_type(*weights))
+
+    def backward(self, grad):
+        factor = 2 * self.scale * grad
+        return tuple(factor * w for w in self.weights)

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .autograd import traced_call
 from .tensor import Tensor
 
 __all__ = ["SGD", "Adam", "Optimizer"]
@@ -35,6 +36,7 @@ class Optimizer:
         for slot in self.slots:
             setattr(self, slot, [np.zeros_like(p.data) for p in self.params])
 
+    @traced_call
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to None."""
         for p in self.params:
@@ -90,6 +92,7 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         super().__init__(params, lr)
 
+    @traced_call
     def step(self) -> None:
         """Apply one update to every parameter with a gradient."""
         lr, mu = self.lr, self.momentum
@@ -126,6 +129,7 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps, self.t = float(b1), float(b2), float(eps), 0
         super().__init__(params, lr)
 
+    @traced_call
     def step(self) -> None:
         """Apply one update to every parameter with a gradient."""
         self.t += 1

@@ -126,6 +126,7 @@ class Tensor:
 
     @data.setter
     def data(self, value: Any) -> None:
+        autograd.check_untraced_write(self)
         self._data = value if isinstance(value, np.ndarray) else np.asarray(value, self.dtype)
         self._version += 1
         Tensor._edit_count += 1
@@ -194,6 +195,7 @@ class Tensor:
             self.op._retained = weakref.ref(self)
         return self
 
+    @autograd.traced_call
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (sets ``.grad`` to None)."""
         self.grad = None

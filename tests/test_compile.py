@@ -1,0 +1,149 @@
+"""compile: replays equal eager mode exactly, retrace on new shapes, refuse what can't replay."""
+
+import numpy as np
+import pytest
+
+import tinygrad_nn as tg
+from tinygrad_nn import Tensor, softmax_cross_entropy
+from tinygrad_nn.autograd import TraceError
+from tinygrad_nn.nn import MLP, l2_penalty
+from tinygrad_nn.optim import SGD, Adam
+
+
+def make_run(dtype, optimizer="sgd", seed=0, lam=0.5):
+    model = MLP([6, 8, 5, 3], "sigmoid", "sigmoid", rng=seed, dtype=dtype)
+    params = model.parameters()
+    opt = SGD(params, 0.3, 0.9) if optimizer == "sgd" else Adam(params, 0.01)
+    weights = [layer.weight for layer in model.layers]
+
+    def step(x, y):
+        loss = softmax_cross_entropy(model(Tensor(x)), y) + l2_penalty(weights, lam, len(y))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return model, step
+
+
+def data(n, dtype, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 6)).astype(dtype), rng.integers(0, 3, size=n)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_replay_is_bit_identical_to_eager(dtype, optimizer):
+    eager_model, eager_step = make_run(dtype, optimizer)
+    comp_model, step = make_run(dtype, optimizer)
+    compiled = tg.compile(step)
+    rng = np.random.default_rng(5)
+    for i in range(30):
+        x, y = data(16, dtype, seed=i)
+        x = x + rng.normal(size=x.shape).astype(dtype) * 0.01
+        loss_eager = eager_step(x, y)
+        loss_comp = compiled(x, y)
+        assert loss_comp.item() == loss_eager.item()
+        assert loss_comp.dtype == dtype
+    for (name, a), (_, b) in zip(
+        eager_model.named_parameters(), comp_model.named_parameters(), strict=True
+    ):
+        assert np.array_equal(a.data, b.data), name
+        assert np.array_equal(a.grad, b.grad), name
+    assert compiled.traces == 1
+
+
+def test_new_shape_or_dtype_retraces_and_stays_exact():
+    eager_model, eager_step = make_run(np.float64)
+    comp_model, step = make_run(np.float64)
+    compiled = tg.compile(step)
+    for n in (16, 16, 5, 16, 5):
+        x, y = data(n, np.float64, seed=n)
+        assert compiled(x, y).item() == eager_step(x, y).item()
+    assert compiled.traces == 2
+    assert np.array_equal(comp_model.fc1.weight.data, eager_model.fc1.weight.data)
+    compiled(*data(16, np.float32))
+    assert compiled.traces == 3
+
+
+def test_returns_fresh_detached_tensors():
+    _, step = make_run(np.float64)
+    compiled = tg.compile(step)
+    x, y = data(8, np.float64)
+    first = compiled(x, y)
+    second = compiled(x, y)
+    third = compiled(x, y)
+    assert first is not second
+    assert second.op is None and not second.requires_grad
+    # an earlier result keeps its value after later replays
+    assert second.item() != third.item()
+    value = second.item()
+    compiled(x, y)
+    assert second.item() == value
+
+
+def test_targets_given_as_argument_are_replaced_on_replay():
+    _, step = make_run(np.float64, lam=0.0)
+    compiled = tg.compile(step)
+    x, y = data(8, np.float64)
+    compiled(x, y)
+    # same x, other targets: the loss must follow the new targets, not the traced ones
+    other = (y + 1) % 3
+    _, ref_step = make_run(np.float64, lam=0.0)
+    ref_step(x, y)
+    assert compiled(x, other).item() == ref_step(x, other).item()
+
+
+def test_data_not_passed_as_argument_is_refused():
+    model = MLP([6, 3], rng=0, dtype=np.float64)
+    x_fixed, y = data(8, np.float64)
+
+    def step(y):
+        return softmax_cross_entropy(model(Tensor(x_fixed * 2)), y)
+
+    with pytest.raises(TraceError, match="not an argument"):
+        tg.compile(step)(y)
+
+
+def test_in_place_update_outside_an_optimizer_is_refused():
+    w = Tensor(np.ones((6, 3)), requires_grad=True, name="w")
+
+    def step(x, y):
+        loss = softmax_cross_entropy(Tensor(x) @ w, y)
+        loss.backward()
+        w.data -= 0.1 * w.grad
+        return loss
+
+    with pytest.raises(TraceError, match=r"\(w\).*modified in place"):
+        tg.compile(step)(*data(4, np.float64))
+    w.data -= 0.0  # outside a trace it is allowed again
+
+
+def test_non_tensor_output_is_refused():
+    model = MLP([6, 3], rng=0, dtype=np.float64)
+
+    def step(x, y):
+        return softmax_cross_entropy(model(Tensor(x)), y).item()
+
+    with pytest.raises(TraceError, match="must return Tensors"):
+        tg.compile(step)(*data(4, np.float64))
+
+
+def test_bad_argument_type():
+    with pytest.raises(TypeError, match="arguments must be"):
+        tg.compile(lambda x: x)({"a": 1})
+
+
+def test_forward_only_function_under_no_grad():
+    model = MLP([6, 4, 3], "tanh", rng=0, dtype=np.float64)
+
+    @tg.compile
+    @tg.no_grad()
+    def predict(x):
+        return model(Tensor(x)).softmax()
+
+    for seed in range(3):
+        x, _ = data(5, np.float64, seed=seed)
+        with tg.no_grad():
+            expected = model(Tensor(x)).softmax().data
+        assert np.array_equal(predict(x).data, expected)
