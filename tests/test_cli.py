@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import tinygrad_nn as tg
+from tinygrad_nn.autograd import traced_call
 from tinygrad_nn.cli import main
 from tinygrad_nn.data import load_digits_splits
 from tinygrad_nn.nn import MLP
@@ -197,9 +198,12 @@ def test_console_script_both_presets(tmp_path):
 
 
 def _count_steps(monkeypatch, crash_at=None):
-    """Count SGD steps taken in this process; optionally raise KeyboardInterrupt at one."""
+    """Count SGD steps taken in this process; optionally raise KeyboardInterrupt at one.
+
+    The counter is itself a traced call, so compiled training steps replay it too.
+    """
     calls = {"n": 0}
-    real = SGD.step
+    real = SGD.step.__wrapped__  # the update without its trace-recording wrapper
 
     def step(self):
         calls["n"] += 1
@@ -207,7 +211,7 @@ def _count_steps(monkeypatch, crash_at=None):
             raise KeyboardInterrupt
         real(self)
 
-    monkeypatch.setattr(SGD, "step", step)
+    monkeypatch.setattr(SGD, "step", traced_call(step))
     return calls
 
 

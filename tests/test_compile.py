@@ -147,3 +147,36 @@ def test_forward_only_function_under_no_grad():
         with tg.no_grad():
             expected = model(Tensor(x)).softmax().data
         assert np.array_equal(predict(x).data, expected)
+
+
+@pytest.mark.parametrize("batch_size", [None, 50])
+def test_fit_compiled_equals_eager(batch_size):
+    from tinygrad_nn.data import load_digits_splits
+    from tinygrad_nn.train import fit, shift_augment
+
+    d = load_digits_splits(scale=True)
+    X, y = d.X_train[:200], d.y_train[:200]
+    runs = []
+    for compiled in (False, True):
+        model = MLP([64, 16, 10], "relu", rng=3)
+        opt = Adam(model.parameters(), 0.01)
+        history = fit(
+            model,
+            opt,
+            X,
+            y,
+            4,
+            batch_size=batch_size,
+            lam=0.1,
+            valid=(d.X_valid, d.y_valid),
+            seed=2,
+            progress=False,
+            augment=shift_augment,
+            compiled=compiled,
+        )
+        runs.append((model.state_dict(), history))
+    (eager_state, eager_hist), (comp_state, comp_hist) = runs
+    assert eager_hist.train_loss == comp_hist.train_loss
+    assert eager_hist.valid_accuracy == comp_hist.valid_accuracy
+    for key in eager_state:
+        assert np.array_equal(eager_state[key], comp_state[key]), key

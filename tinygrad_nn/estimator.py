@@ -19,7 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .nn import MLP
 from .optim import SGD, Adam, Optimizer
 from .serialize import CheckpointError
-from .train import predict, train_epoch, weight_matrices
+from .train import predict, train_epoch, training_step
 
 __all__ = ["MLPClassifier"]
 
@@ -206,11 +206,18 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             order = self._rng.permutation(len(X))
             valid = (X[order[:n_valid]], y[order[:n_valid]])
             X, y = X[order[n_valid:]], y[order[n_valid:]]
-        weights = weight_matrices(self.model_)
+        step = training_step(self.model_, self._optimizer, self.alpha, compiled=True)
         best_score, stale, best_state = -np.inf, 0, None
         for _ in range(epochs):
             loss = train_epoch(
-                self.model_, self._optimizer, X, y, self.batch_size, self.alpha, self._rng, weights
+                self.model_,
+                self._optimizer,
+                X,
+                y,
+                self.batch_size,
+                self.alpha,
+                self._rng,
+                step=step,
             )
             self.n_iter_ += 1
             self.loss_curve_.append(loss)

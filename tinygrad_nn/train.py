@@ -20,15 +20,17 @@ from joblib import Parallel, delayed
 from tqdm.auto import tqdm
 
 from .autograd import no_grad
+from .compile import compile
 from .data import minibatches
 from .nn import MLP, Module, l2_penalty
 from .optim import SGD, Adam, Optimizer
 from .serialize import CheckpointError, read_file, write_file
-from .tensor import Tensor, softmax_cross_entropy
+from .tensor import Tensor, get_default_dtype, softmax_cross_entropy
 
 __all__ = [
     "History",
     "TrainSpec",
+    "eval_forward",
     "evaluate",
     "fit",
     "predict",
@@ -36,6 +38,7 @@ __all__ = [
     "shift_augment",
     "train_epoch",
     "train_spec",
+    "training_step",
 ]
 
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
@@ -74,12 +77,57 @@ def predict(model: Module, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
     return np.concatenate(outs) if outs else np.zeros((0, 0))
 
 
-def evaluate(model: Module, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` on (X, y), under ``no_grad``."""
-    logits = predict(model, X)
+def evaluate(
+    model: Module,
+    X: np.ndarray,
+    y: np.ndarray,
+    forward: Callable[[np.ndarray], Tensor] | None = None,
+) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on (X, y), under ``no_grad``.
+
+    ``forward(X)`` (say, from :func:`eval_forward`) replaces ``model(Tensor(X))``.
+    """
+    logits = predict(model, X) if forward is None else forward(X).data
     with no_grad():
         loss = softmax_cross_entropy(Tensor(logits), y).item()
     return loss, float(np.mean(np.argmax(logits, axis=1) == y))
+
+
+def eval_forward(model: Module, compiled: bool = True) -> Callable[[np.ndarray], Tensor]:
+    """``x -> model(Tensor(x))`` under ``no_grad``, compiled unless ``compiled=False``."""
+
+    @no_grad()
+    def forward(x: np.ndarray) -> Tensor:
+        return model(Tensor(x))
+
+    return compile(forward) if compiled else forward
+
+
+def training_step(
+    model: Module,
+    optimizer: Optimizer,
+    lam: float = 0.0,
+    weights: list[Tensor] | None = None,
+    compiled: bool = False,
+) -> Callable[[np.ndarray, np.ndarray], Tensor]:
+    """``(x, y) -> loss``: forward, mean cross-entropy + L2, zero_grad, backward, update.
+
+    Returns the data term of the loss (without L2). With ``compiled=True`` the step is
+    traced once per batch shape and replayed (:func:`tinygrad_nn.compile`), which gives
+    the same numbers faster; ``model.forward`` must then not branch on tensor values.
+    """
+    if weights is None:
+        weights = weight_matrices(model)
+
+    def step(x: np.ndarray, y: np.ndarray) -> Tensor:
+        data_loss = softmax_cross_entropy(model(Tensor(x)), y)
+        loss = data_loss + l2_penalty(weights, lam, len(y))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return data_loss
+
+    return compile(step) if compiled else step
 
 
 def train_epoch(
@@ -92,26 +140,24 @@ def train_epoch(
     rng: np.random.Generator,
     weights: list[Tensor] | None = None,
     augment: Augment | None = None,
+    step: Callable[[np.ndarray, np.ndarray], Tensor] | None = None,
 ) -> float:
     """One pass over (X, y) in minibatches drawn with ``rng``; returns the mean training
     cross-entropy (the data term, measured before each step's update).
 
-    ``weights`` are the tensors the L2 term penalises (default: :func:`weight_matrices`).
+    ``step`` defaults to an eager :func:`training_step`; pass a compiled one made once to
+    reuse it across epochs. ``weights`` are the tensors the L2 term penalises (default:
+    :func:`weight_matrices`).
     """
-    if weights is None:
-        weights = weight_matrices(model)
+    if step is None:
+        step = training_step(model, optimizer, lam, weights)
     full_batch = batch_size is None or batch_size >= len(X)
     total = 0.0
     for idx in minibatches(len(X), batch_size, rng):
         xb, yb = (X, y) if full_batch else (X[idx], y[idx])
         if augment is not None:
             xb = augment(xb, rng)
-        data_loss = softmax_cross_entropy(model(Tensor(xb)), yb)
-        loss = data_loss + l2_penalty(weights, lam, len(yb))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        total += data_loss.item() * len(yb)
+        total += step(xb, yb).item() * len(yb)
     return total / len(X)
 
 
@@ -139,6 +185,7 @@ def fit(
     augment: Augment | None = None,
     schedule: Callable[[int], float] | None = None,
     description: str = "train",
+    compiled: bool = False,
 ) -> History:
     """Train ``model`` on (X, y) for ``epochs`` passes and return its :class:`History`.
 
@@ -147,7 +194,10 @@ def fit(
     returns the learning rate for that epoch. With ``checkpoint`` the model, optimizer,
     epoch, random state and history are saved every ``checkpoint_every`` epochs (atomically);
     if that file exists when ``fit`` starts, training resumes from it and ends with exactly
-    the weights an uninterrupted run would have.
+    the weights an uninterrupted run would have. ``compiled=True`` traces the training step
+    and the validation forward pass once and replays them (:func:`tinygrad_nn.compile`):
+    the same numbers, less Python overhead, for models whose forward does not branch on
+    tensor values.
     """
     X, y = np.asarray(X), np.asarray(y)
     _check_xy(X, y, "training")
@@ -162,7 +212,10 @@ def fit(
     settings = {"epochs": epochs, "batch_size": batch_size, "lam": lam, "seed": seed, "n": len(X)}
     if checkpoint is not None and Path(checkpoint).exists():
         start, history = _resume(checkpoint, model, optimizer, rng, settings)
-    weights = weight_matrices(model)
+    if compiled and X.dtype.kind != "f":  # the traced step takes data as given: make it float
+        X = X.astype(get_default_dtype())
+    step = training_step(model, optimizer, lam, compiled=compiled)
+    forward = eval_forward(model, compiled)
     bar = tqdm(
         range(start, epochs),
         initial=start,
@@ -175,10 +228,12 @@ def fit(
         began = time.perf_counter()
         if schedule is not None:
             optimizer.lr = float(schedule(epoch))
-        train_loss = train_epoch(model, optimizer, X, y, batch_size, lam, rng, weights, augment)
+        train_loss = train_epoch(
+            model, optimizer, X, y, batch_size, lam, rng, augment=augment, step=step
+        )
         history.train_loss.append(train_loss)
         if valid is not None:
-            v_loss, v_acc = evaluate(model, *valid)
+            v_loss, v_acc = evaluate(model, *valid, forward=forward)
             history.valid_loss.append(v_loss)
             history.valid_accuracy.append(v_acc)
             bar.set_postfix(loss=f"{train_loss:.4f}", valid_acc=f"{v_acc:.4f}", refresh=False)
@@ -329,6 +384,7 @@ def train_spec(
         augment=_AUGMENTS[spec.augment],
         schedule=spec.schedule(),
         description=description,
+        compiled=True,
     )
     return model, history
 
