@@ -25,7 +25,7 @@ graphviz:
 	fi
 
 demo: setup
-	$(BIN)/python examples/quickstart.py
+	$(BIN)/tinygrad-nn digits
 
 test: setup
 	$(BIN)/ruff check .
