@@ -18,6 +18,9 @@ __all__ = ["main"]
 RESULTS = Path(__file__).resolve().parent / "results"
 FULL = Settings()
 QUICK = Settings(rounds=5, block_seconds=0.015, warmup_seconds=0.02)
+#: scaling sweep: (grid, rounds, seconds per block) for the full run and for --quick
+SCALING_FULL = (scaling.FULL, 7, 0.03)
+SCALING_QUICK = (scaling.QUICK, 3, 0.01)
 OPTIONAL = ("torch", "jax", "sklearn")
 
 
@@ -28,13 +31,20 @@ def _parser() -> argparse.ArgumentParser:
         description="Time one training step of hand numpy, tinygrad_nn and other frameworks "
         "side by side (interleaved rounds, BLAS threads pinned).",
     )
-    parser.add_argument("--quick", action="store_true", help="a short smoke run (~30 s)")
+    parser.add_argument("--quick", action="store_true", help="a short smoke run (~20 s)")
     parser.add_argument(
-        "--workloads", nargs="+", choices=names, default=names, metavar="NAME",
+        "--workloads",
+        nargs="+",
+        choices=names,
+        default=names,
+        metavar="NAME",
         help=f"which workloads to run (default: all of {', '.join(names)})",
     )
     parser.add_argument(
-        "--contenders", nargs="+", choices=[c.key for c in CONTENDERS], metavar="KEY",
+        "--contenders",
+        nargs="+",
+        choices=[c.key for c in CONTENDERS],
+        metavar="KEY",
         help="which contenders (default: every one available; hand numpy always runs): "
         + ", ".join(c.key for c in CONTENDERS),
     )
@@ -42,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rounds", type=int, help="interleaved timing rounds")
     parser.add_argument("--no-memory", action="store_true", help="skip the tracemalloc pass")
     parser.add_argument(
-        "--out", type=Path,
+        "--out",
+        type=Path,
         help="output folder (default benchmarks/results, or benchmarks/results/quick)",
     )
     parser.add_argument("--list", action="store_true", help="list workloads and contenders")
@@ -67,8 +78,9 @@ def _import_frameworks(wanted: list[str] | None, threads: int) -> dict[str, Any]
         if wanted is not None and name not in wanted:
             continue
         if name == "jax":
-            external.pin_jax_threads(threads)
-        modules[name] = external.import_optional(name)
+            modules[name] = external.import_jax(threads)
+        else:
+            modules[name] = external.import_optional(name)
     if modules.get("torch") is not None:
         modules["torch"].set_num_threads(threads)
     return modules
@@ -87,7 +99,7 @@ def _run(args: argparse.Namespace, modules: dict[str, Any], settings: Settings) 
     """Every chosen workload (inside the thread limits), then the scaling sweep."""
     env = environment.collect(modules, args.threads)
     for line in environment.blas_summary(env["blas"]):
-        print(f"BLAS ({args.threads} thread(s) pinned): {line}", flush=True)
+        _log(f"BLAS ({args.threads} thread(s) pinned): {line}")
     pool = available(modules)
     workloads = []
     for name in args.workloads:
@@ -100,8 +112,7 @@ def _run(args: argparse.Namespace, modules: dict[str, Any], settings: Settings) 
         keys = [k for k in ("hand", "eager", "compiled") if k in pool]
         if args.contenders:
             keys = [k for k in keys if k == "hand" or k in args.contenders]
-        grid = scaling.QUICK if args.quick else scaling.FULL
-        rounds, block = (3, 0.01) if args.quick else (5, 0.02)
+        grid, rounds, block = SCALING_QUICK if args.quick else SCALING_FULL
         _log("[scaling] MLP d-d-d-10, hand numpy vs tinygrad_nn")
         result["scaling"] = scaling.run_scaling([pool[k] for k in keys], grid, rounds, block, _log)
     return result

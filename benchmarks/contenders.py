@@ -61,9 +61,7 @@ CONTENDERS = (
         traced_memory=False,
         needs="torch",
     ),
-    Contender(
-        "jax", "JAX jit", external.make_jax_step, traced_memory=False, needs="jax"
-    ),
+    Contender("jax", "JAX jit", external.make_jax_step, traced_memory=False, needs="jax"),
     Contender(
         "sklearn",
         "scikit-learn partial_fit",

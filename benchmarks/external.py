@@ -16,25 +16,30 @@ import numpy as np
 from .problems import Problem
 
 __all__ = [
+    "import_jax",
     "import_optional",
     "make_jax_step",
     "make_sklearn_step",
     "make_torch_step",
-    "pin_jax_threads",
 ]
 
 #: XLA's CPU backend has its own thread pool, which threadpoolctl cannot reach
 _XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
 
 
-def pin_jax_threads(threads: int) -> str | None:
-    """Ask XLA for one CPU thread when ``threads == 1`` (before jax is imported).
+def import_jax(threads: int) -> Any | None:
+    """jax, with XLA asked for one CPU thread when ``threads == 1``; None if it won't import.
 
-    Only when the user has not set ``XLA_FLAGS`` already. Returns the flags in force.
+    XLA reads ``XLA_FLAGS`` once, at import, so they are set just before; never over flags
+    the user has set, and taken back when jax is not there.
     """
-    if threads == 1 and "XLA_FLAGS" not in os.environ:
+    pinned = threads == 1 and "XLA_FLAGS" not in os.environ
+    if pinned:
         os.environ["XLA_FLAGS"] = _XLA_ONE_THREAD
-    return os.environ.get("XLA_FLAGS")
+    jax = import_optional("jax")
+    if jax is None and pinned:
+        del os.environ["XLA_FLAGS"]
+    return jax
 
 
 def import_optional(name: str) -> Any | None:

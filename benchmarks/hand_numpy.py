@@ -55,10 +55,8 @@ def make_hand_step(p: Problem) -> Callable[[], np.floating]:
         h = X
         for i in range(n_layers):
             z = h @ weights[i] + biases[i]
-            if i < n_layers - 1:
-                h = act(z)
-            else:
-                h = out_act(z) if out_act else z
+            f = act if i < n_layers - 1 else out_act
+            h = f(z) if f else z
             outputs.append(h)
 
         # loss: mean softmax cross-entropy (log-sum-exp) plus the L2 term

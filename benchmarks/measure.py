@@ -5,7 +5,8 @@ rounds; each round runs every contender for its own K steps, one after the other
 rotates from round to round), so slow drifts of the machine hit all of them alike. The
 result per contender is the per-step time of each round; we report the median over rounds
 and the min–max. The garbage collector stays on (it is part of a real training loop) but
-is run before every block, so no block pays for another's garbage.
+is run before every block, so no block pays for another's garbage; the objects alive
+before timing are frozen (``gc.freeze``), so those collections cost little.
 """
 
 from __future__ import annotations
@@ -72,7 +73,11 @@ class Memory:
         return self.held + self.step_extra
 
     def as_dict(self) -> dict:
-        return {"held_bytes": self.held, "step_extra_bytes": self.step_extra, "peak_bytes": self.peak}
+        return {
+            "held_bytes": self.held,
+            "step_extra_bytes": self.step_extra,
+            "peak_bytes": self.peak,
+        }
 
 
 @dataclass
@@ -116,9 +121,10 @@ def compare_losses(losses: list[float], reference: list[float], tolerance: float
 # ----------------------------------------------------------------------------- timing
 
 
-def _time_block(step: Step, k: int) -> float:
-    """Seconds per step over ``k`` back-to-back calls."""
-    gc.collect()
+def _time_block(step: Step, k: int, collect: bool = True) -> float:
+    """Seconds per step over ``k`` back-to-back calls (after a garbage collection)."""
+    if collect:
+        gc.collect()
     start = time.perf_counter()
     for _ in range(k):
         step()
@@ -129,9 +135,10 @@ def _warm_up(step: Step, min_steps: int, min_seconds: float) -> tuple[int, float
     """Run until both limits are met; returns (steps run, estimated seconds per step)."""
     steps, start, last = 0, time.perf_counter(), math.inf
     while steps < min_steps or time.perf_counter() - start < min_seconds:
-        last = _time_block(step, 1)
+        last = _time_block(step, 1, collect=False)
         steps += 1
-    estimate = min(last, _time_block(step, 1))  # the newest calls, past any first-call cost
+    # the two newest calls are past any first-call cost; the faster one is the estimate
+    estimate = min(last, _time_block(step, 1, collect=False))
     return steps + 1, estimate
 
 
@@ -154,10 +161,15 @@ def time_interleaved(
         k[name] = max(1, min(max_steps_per_block, round(block_seconds / max(estimate, 1e-9))))
     names = list(steps)
     per_round: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(rounds):
-        order = names[r % len(names) :] + names[: r % len(names)]
-        for name in order:
-            per_round[name].append(_time_block(steps[name], k[name]))
+    gc.collect()
+    gc.freeze()  # everything alive now is never scanned again: collections stay cheap
+    try:
+        for r in range(rounds):
+            order = names[r % len(names) :] + names[: r % len(names)]
+            for name in order:
+                per_round[name].append(_time_block(steps[name], k[name]))
+    finally:
+        gc.unfreeze()
     return {name: Timing(per_round[name], k[name], warmed[name]) for name in names}
 
 

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["WORKLOADS", "Problem", "digits_problem", "glorot_init", "mlp1024_problem", "mlp_problem"]
+__all__ = [
+    "WORKLOADS",
+    "Problem",
+    "digits_problem",
+    "glorot_init",
+    "mlp1024_problem",
+    "mlp_problem",
+]
 
 DTYPE = np.float32
 

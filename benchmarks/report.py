@@ -62,9 +62,7 @@ def _header(env: dict, mode: str, settings: dict, created: str) -> list[str]:
     ]
     lines += [f"  - {line}" for line in blas_summary(env["blas"])]
     if env.get("env"):
-        lines.append(
-            "- environment: " + ", ".join(f"`{k}={v}`" for k, v in env["env"].items())
-        )
+        lines.append("- environment: " + ", ".join(f"`{k}={v}`" for k, v in env["env"].items()))
         if any(k.startswith("OPENBLAS_CORE") or k == "OPENBLAS_L2_SIZE" for k in env["env"]):
             lines.append(
                 "  (these OPENBLAS settings slow numpy's BLAS; for full speed run "
@@ -76,8 +74,13 @@ def _header(env: dict, mode: str, settings: dict, created: str) -> list[str]:
         f"{settings['block_seconds'] * 1e3:.0f} ms per contender; per-step median and "
         "min–max over rounds; losses of the first "
         f"{settings['check_steps']} steps compared with hand numpy (relative tolerance "
-        f"{settings['tolerance']:g}); peak memory = bytes held between steps + the extra "
-        "peak during one step, from tracemalloc",
+        f"{settings['tolerance']:g}); "
+        + (
+            "peak memory = bytes held between steps + the extra peak during one step, "
+            "from tracemalloc"
+            if settings["memory"]
+            else "memory not measured (--no-memory)"
+        ),
         "",
     ]
     return lines
@@ -111,9 +114,11 @@ def _workload_table(w: dict) -> list[str]:
     head += " peak memory | vs hand numpy | loss check |"
     rule += "---:|---:|---|"
     lines = [f"## {w['title']}", "", w["description"], "", head, rule]
+    n_cols = head.count("|") - 1
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['label']} | error: {r['error']} |")
+            blanks = " |" * (n_cols - 2)
+            lines.append(f"| {r['label']} | error: {r['error'].replace('|', '/')} |{blanks}")
             continue
         t = r["timing"]
         mem = r.get("memory")
@@ -139,6 +144,10 @@ def _workload_table(w: dict) -> list[str]:
     return lines + [""]
 
 
+def _seconds_or_dash(seconds: float | None) -> str:
+    return "–" if seconds is None else format_seconds(seconds)
+
+
 def _scaling_table(data: dict) -> list[str]:
     labels = data["contenders"]
     keys = list(labels)
@@ -154,7 +163,7 @@ def _scaling_table(data: dict) -> list[str]:
         lines += [head, "|" + "---:|" * (1 + len(keys) + len(ratios))]
         times = sweep["median_s"]
         for i, x in enumerate(sweep["x"]):
-            cells = [str(x)] + [format_seconds(times[k][i]) for k in keys]
+            cells = [str(x)] + [_seconds_or_dash(times[k][i]) for k in keys]
             cells += [_ratio(times[k][i], times["hand"][i]) for k in ratios]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")

@@ -8,6 +8,8 @@ and, when present, tinygrad_nn compiled.
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -28,12 +30,22 @@ WIDTH_BATCH = 64
 
 def _point(
     batch: int, width: int, contenders: list[Contender], rounds: int, block: float
-) -> dict[str, float]:
-    """Median per-step seconds of each contender for one (batch, width)."""
+) -> dict[str, float | None]:
+    """Median per-step seconds of each contender for one (batch, width); None if it failed."""
     p = mlp_problem((width, width, width, 10), batch, key=f"scaling-b{batch}-w{width}")
-    steps = {c.key: c.make(p) for c in contenders}
+    steps = {}
+    for c in contenders:
+        try:
+            step = c.make(p)
+            step()  # fail here, not inside the timing
+            steps[c.key] = step
+        except Exception as err:  # a broken contender leaves a gap in the curve
+            print(
+                f"  scaling: {c.label} failed at batch {batch} width {width}: {err}",
+                file=sys.stderr,
+            )
     timings = time_interleaved(steps, rounds, block, warmup_steps=2, warmup_seconds=0.01)
-    return {key: t.median for key, t in timings.items()}
+    return {c.key: timings[c.key].median if c.key in timings else None for c in contenders}
 
 
 def run_scaling(
@@ -59,11 +71,24 @@ def run_scaling(
                 times[k].append(medians[k])
             log(
                 f"  scaling batch {batch:>4} width {width:>4}: "
-                + ", ".join(f"{k} {medians[k] * 1e6:,.0f} us" for k in keys)
+                + ", ".join(f"{k} {_us(medians[k])}" for k in keys)
             )
         fixed = {"batch": {"width": BATCH_WIDTH}, "width": {"batch": WIDTH_BATCH}}[name]
         out[name] = {"x": list(xs), **fixed, "median_s": times}
     return out
+
+
+def _us(seconds: float | None) -> str:
+    return "failed" if seconds is None else f"{seconds * 1e6:,.0f} us"
+
+
+def _nan(values: list[float | None], scale: float = 1.0) -> list[float]:
+    """Values for plotting: None (a failed point) becomes NaN, which matplotlib skips."""
+    return [math.nan if v is None else v * scale for v in values]
+
+
+#: a fixed colour per contender, the same in every panel
+COLORS = {"hand": "tab:blue", "eager": "tab:orange", "compiled": "tab:green"}
 
 
 def plot(data: dict, path: Path, subtitle: str) -> None:
@@ -86,19 +111,22 @@ def plot(data: dict, path: Path, subtitle: str) -> None:
         xs, times = sweep["x"], sweep["median_s"]
         top, bottom = axes[0, col], axes[1, col]
         for key, ys in times.items():
-            top.loglog(xs, [y * 1e3 for y in ys], "o-", label=labels[key])
+            top.loglog(xs, _nan(ys, 1e3), "o-", color=COLORS.get(key), label=labels[key])
         top.set_ylabel("step time (ms, median)")
         top.set_title(f"MLP d-d-d-10 training step vs {name}")
         top.grid(True, which="both", alpha=0.3)
         top.legend()
+        hand = _nan(times["hand"])
         for key, ys in times.items():
             if key != "hand":
-                ratio = [y / h for y, h in zip(ys, times["hand"])]
-                bottom.semilogx(xs, ratio, "o-", label=f"{labels[key]} / hand numpy")
-        bottom.axhline(1.0, color="gray", lw=1, ls="--")
+                ratio = [y / h for y, h in zip(_nan(ys), hand)]
+                bottom.semilogx(
+                    xs, ratio, "o-", color=COLORS.get(key), label=f"{labels[key]} / hand numpy"
+                )
+        bottom.axhline(1.0, color=COLORS["hand"], lw=1, ls="--")
         bottom.set_xlabel(xlabel)
         bottom.set_ylabel("ratio to hand numpy")
-        bottom.set_yscale("log")
+        bottom.set_ylim(bottom=0)
         bottom.grid(True, which="both", alpha=0.3)
         bottom.legend(fontsize="small")
     fig.suptitle(f"Where Python overhead dominates (flat) and where BLAS does (rising)\n{subtitle}")

@@ -17,11 +17,11 @@ __all__ = ["Settings", "run_workload"]
 class Settings:
     """How hard to measure (the full run and ``--quick`` differ only here)."""
 
-    rounds: int = 15
-    block_seconds: float = 0.05
+    rounds: int = 21
+    block_seconds: float = 0.08
     warmup_seconds: float = 0.1
-    check_steps: int = 3
-    tolerance: float = 1e-4  # relative, on the loss after a few float32 steps
+    check_steps: int = 5
+    tolerance: float = 1e-5  # relative, on the losses of the first float32 steps
     memory: bool = True
 
     def as_dict(self) -> dict:
@@ -97,4 +97,10 @@ def run_workload(p: Problem, contenders: list[Contender], s: Settings, log: Any 
         for c, row in zip(contenders, rows):
             if "error" not in row:
                 _measure_memory(c, p, row)
-    return {"key": p.key, "title": p.title, "description": p.describe(), "settings": p.settings(), "rows": rows}
+    return {
+        "key": p.key,
+        "title": p.title,
+        "description": p.describe(),
+        "settings": p.settings(),
+        "rows": rows,
+    }

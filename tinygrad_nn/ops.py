@@ -257,7 +257,7 @@ class Tanh(Function):
 class Relu(Function):
     def forward(self, x):
         self.positive = x > 0
-        return np.where(self.positive, x, np.zeros((), dtype=x.dtype))
+        return np.maximum(x, 0)  # (np.where is ~10x slower on mixed signs)
 
     def backward(self, grad):
         return grad * self.positive
