@@ -279,8 +279,8 @@ class MLP(Module):
 
     @property
     def layers(self) -> list[Linear]:
-        """The Linear layers in order."""
-        return [m for _, m in self._children() if isinstance(m, Linear)]
+        """The Linear layers ``fc1 … fcK`` in order."""
+        return [getattr(self, f"fc{i}") for i in range(1, len(self.sizes))]
 
     def config(self) -> dict[str, Any]:
         """The constructor arguments needed to rebuild this network (used by ``save``)."""

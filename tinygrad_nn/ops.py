@@ -208,6 +208,8 @@ class MatMul(Function):
     def backward(self, grad):
         a, b = self.a, self.b
         need_a, need_b = self.needs_input_grad
+        if a.ndim == 2 and b.ndim == 2:  # the common case, without the general axis juggling
+            return (grad @ b.T if need_a else None, a.T @ grad if need_b else None)
         if a.ndim == 1 and b.ndim == 1:
             return (grad * b if need_a else None, grad * a if need_b else None)
         if a.ndim == 1:

@@ -126,7 +126,8 @@ class Tensor:
 
     @data.setter
     def data(self, value: Any) -> None:
-        autograd.check_untraced_write(self)
+        if autograd._state.tracer is not None:
+            autograd.check_untraced_write(self)
         self._data = value if isinstance(value, np.ndarray) else np.asarray(value, self.dtype)
         self._version += 1
         Tensor._edit_count += 1
