@@ -14,6 +14,7 @@ import tinygrad_nn as tg
 from tinygrad_nn.autograd import traced_call
 from tinygrad_nn.cli import main
 from tinygrad_nn.data import load_digits_splits
+from tinygrad_nn.experiment import PRESETS
 from tinygrad_nn.nn import MLP
 from tinygrad_nn.optim import SGD
 from tinygrad_nn.train import evaluate
@@ -157,7 +158,7 @@ def test_best_preset_short_run(tmp_path):
     assert settings["epochs"] == 1 and settings["scale_inputs"] is True
     model = tg.load(tmp_path / "model.npz")
     assert isinstance(model, MLP)
-    assert model.sizes == [64, 128, 64, 10]
+    assert tuple(model.sizes) == PRESETS["best"].spec.sizes
     assert model.output_activation is None
     splits = load_digits_splits(scale=True)
     _, acc = evaluate(model, splits.X_test, splits.y_test)
@@ -191,7 +192,7 @@ def test_console_script_both_presets(tmp_path):
         _check_preset_entry(entry, [0.01], [0])
     assert set(res["settings"]["presets"]) == {"tutorial", "best"}
     # the model kept is the last preset's (best)
-    assert tg.load(out / "model.npz").sizes == [64, 128, 64, 10]
+    assert tuple(tg.load(out / "model.npz").sizes) == PRESETS["best"].spec.sizes
 
 
 # ----------------------------------------------------------------------------- resume

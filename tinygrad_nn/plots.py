@@ -7,10 +7,12 @@ from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 __all__ = ["confusion_matrix_plot", "lambda_curve_plot", "loss_curves_plot"]
 
 _COLORS = {"tutorial": "#d62728", "best": "#1f77b4"}
+_PLAIN = FuncFormatter(lambda value, _: f"{value:g}")  # 1.6, not 1.6 x 10^0
 
 
 def lambda_curve_plot(summary: dict[str, Any], path: str | Path) -> None:
@@ -34,8 +36,11 @@ def lambda_curve_plot(summary: dict[str, Any], path: str | Path) -> None:
         color="gray",
         label="tutorial reported",
     )
-    ax.set_xscale("log")
-    ax.set_xlabel("lambda (L2 strength)")
+    positive = [lam for entry in summary["presets"].values() for lam in entry["lambdas"] if lam > 0]
+    # symmetric log: logarithmic like the tutorial's plot, but lambda = 0 still has a place
+    ax.set_xscale("symlog", linthresh=min(positive, default=1.0) / 2)
+    ax.set_xlim(left=0)
+    ax.set_xlabel("lambda (L2 strength; log scale, linear near 0)")
     ax.set_ylabel("validation accuracy")
     ax.set_title("Lambda search on the validation set (stars: chosen per seed)")
     ax.grid(True, alpha=0.3)
@@ -53,6 +58,10 @@ def loss_curves_plot(histories: dict[str, Any], path: str | Path) -> None:
         if history.valid_loss:
             ax.plot(epochs, history.valid_loss, label="validation")
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(_PLAIN)
+        values = [v for v in (*history.train_loss, *history.valid_loss) if v > 0]
+        if values and max(values) < 10 * min(values):  # within a decade: label minor ticks
+            ax.yaxis.set_minor_formatter(_PLAIN)
         ax.set_xlabel("epoch")
         ax.set_ylabel("cross-entropy")
         ax.set_title(f"{name}: loss per epoch (first seed)")

@@ -366,7 +366,10 @@ def train_spec(
     checkpoint: str | Path | None = None,
     description: str = "train",
 ) -> tuple[MLP, History]:
-    """Build ``spec``'s model from ``seed`` and fit it on ``data`` = (X, y, X_valid, y_valid)."""
+    """Build ``spec``'s model from ``seed`` and fit it on ``data`` = (X, y, X_valid, y_valid).
+
+    ``X_valid`` and ``y_valid`` may be None: then nothing is scored during training.
+    """
     X, y, X_valid, y_valid = data
     model, opt = spec.build(seed)
     history = fit(
@@ -377,7 +380,7 @@ def train_spec(
         spec.epochs,
         batch_size=spec.batch_size,
         lam=lam,
-        valid=(X_valid, y_valid),
+        valid=None if X_valid is None else (X_valid, y_valid),
         seed=seed,
         progress=progress,
         checkpoint=checkpoint,
