@@ -256,3 +256,27 @@ def test_optimizer_trains_an_mlp_in_float32():
         losses.append(loss.item())
     assert losses[-1] < 0.7 * losses[0]
     assert all(p.dtype == np.float32 for p in model.parameters())
+
+
+@pytest.mark.parametrize("make", [lambda ps: SGD(ps, 0.1, 0.9), lambda ps: Adam(ps, 0.01)])
+def test_shared_buffer_and_per_parameter_paths_agree(make):
+    """Parameters are re-seated in one buffer for a fused update; when that link is broken
+    (a parameter's array replaced, or one without a grad) the per-parameter path gives the
+    same numbers."""
+    rng = np.random.default_rng(0)
+    shapes = [(3, 4), (4,), (4, 2)]
+    start = [rng.normal(size=s) for s in shapes]
+    grads = [[rng.normal(size=s) for s in shapes] for _ in range(4)]
+    results = []
+    for broken in (False, True):
+        params = [tg.Tensor(a.copy(), requires_grad=True) for a in start]
+        opt = make(params)
+        if broken:  # a fresh array: no longer a view of the optimizer's buffer
+            params[1].data = params[1].data.copy()
+        for step_grads in grads:
+            for p, g in zip(params, step_grads):
+                p.grad = g.copy()
+            opt.step()
+        results.append([p.data.copy() for p in params])
+    for fused, separate in zip(*results):
+        assert np.array_equal(fused, separate)

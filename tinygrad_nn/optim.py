@@ -33,8 +33,15 @@ class Optimizer:
         if not lr > 0:
             raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr!r}")
         self.lr = float(lr)
+        self._flat = _FlatParams.make(self.params)
+        self._flat_state: tuple[np.ndarray, ...] = ()
         for slot in self.slots:
-            setattr(self, slot, [np.zeros_like(p.data) for p in self.params])
+            if self._flat is None:
+                setattr(self, slot, [np.zeros_like(p.data) for p in self.params])
+            else:
+                buffer = np.zeros_like(self._flat.data)
+                self._flat_state += (buffer,)
+                setattr(self, slot, self._flat.split(buffer))
 
     @traced_call
     def zero_grad(self) -> None:
@@ -42,8 +49,30 @@ class Optimizer:
         for p in self.params:
             p.grad = None
 
+    @traced_call
     def step(self) -> None:
-        """Update every parameter that has a gradient."""
+        """Update every parameter that has a gradient, in place."""
+        self._begin_step()
+        flat = self._flat
+        if flat is not None and flat.ready(self.params):
+            # all parameters at once: the same arithmetic on one contiguous buffer
+            flat.gather_grads(self.params)
+            self._update(flat.data, flat.grad, *self._flat_state)
+            flat.mark_modified(self.params)
+            return
+        states = [getattr(self, slot) for slot in self.slots]
+        for i, p in enumerate(self.params):
+            if p.grad is None:
+                continue
+            data = p.data
+            self._update(data, p.grad, *(state[i] for state in states))
+            p.data = data  # marks the in-place change for the engine's version check
+
+    def _begin_step(self) -> None:
+        """Per-step bookkeeping before the updates (Adam counts steps here)."""
+
+    def _update(self, data: np.ndarray, grad: np.ndarray, *state: np.ndarray) -> None:
+        """The update rule, in place on ``data`` and the state arrays."""
         raise NotImplementedError
 
     def state_dict(self) -> dict[str, Any]:
@@ -92,16 +121,10 @@ class SGD(Optimizer):
         self.momentum = float(momentum)
         super().__init__(params, lr)
 
-    @traced_call
-    def step(self) -> None:
-        """Apply one update to every parameter with a gradient."""
-        lr, mu = self.lr, self.momentum
-        for p, v in zip(self.params, self.velocity):
-            if p.grad is None:
-                continue
-            v *= mu
-            v -= lr * p.grad
-            p.data += v
+    def _update(self, data: np.ndarray, grad: np.ndarray, velocity: np.ndarray) -> None:
+        velocity *= self.momentum
+        velocity -= self.lr * grad
+        data += velocity
 
 
 class Adam(Optimizer):
@@ -129,19 +152,73 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.eps, self.t = float(b1), float(b2), float(eps), 0
         super().__init__(params, lr)
 
-    @traced_call
-    def step(self) -> None:
-        """Apply one update to every parameter with a gradient."""
+    def _begin_step(self) -> None:
         self.t += 1
+        self._step_size = self.lr / (1 - self.beta1**self.t)
+        self._s_correction = 1 - self.beta2**self.t
+
+    def _update(self, data: np.ndarray, grad: np.ndarray, m: np.ndarray, s: np.ndarray) -> None:
         b1, b2 = self.beta1, self.beta2
-        step_size = self.lr / (1 - b1**self.t)
-        s_correction = 1 - b2**self.t
-        for p, m, s in zip(self.params, self.m, self.s):
-            g = p.grad
-            if g is None:
-                continue
-            m *= b1
-            m += (1 - b1) * g
-            s *= b2
-            s += (1 - b2) * (g * g)
-            p.data -= step_size * m / (np.sqrt(s / s_correction) + self.eps)
+        m *= b1
+        m += (1 - b1) * grad
+        s *= b2
+        s += (1 - b2) * (grad * grad)
+        data -= self._step_size * m / (np.sqrt(s / self._s_correction) + self.eps)
+
+
+class _FlatParams:
+    """Parameters re-seated as views of one contiguous buffer.
+
+    The update rule then runs once on the whole buffer instead of once per parameter:
+    the same elementwise arithmetic, so the same numbers, in a handful of numpy calls.
+    """
+
+    def __init__(self, params: list[Tensor]) -> None:
+        self.data = np.empty(sum(p.size for p in params), dtype=params[0].dtype)
+        self.views = self.split(self.data, params)
+        for p, view in zip(params, self.views):
+            view[...] = p.data
+            p.data = view
+        self.grad = np.empty_like(self.data)
+        self.grad_views = self.split(self.grad, params)
+
+    @classmethod
+    def make(cls, params: list[Tensor]) -> _FlatParams | None:
+        """None when the parameters can't share a buffer (mixed dtypes, repeats, just one)."""
+        unique = {id(p) for p in params}
+        if len(params) < 2 or len(unique) != len(params):
+            return None
+        if len({p.dtype for p in params}) != 1:
+            return None
+        return cls(params)
+
+    def split(self, buffer: np.ndarray, params: list[Tensor] | None = None) -> list[np.ndarray]:
+        """Views of ``buffer`` shaped like each parameter."""
+        shapes = [v.shape for v in self.views] if params is None else [p.shape for p in params]
+        views, offset = [], 0
+        for shape in shapes:
+            size = int(np.prod(shape, dtype=np.int64))
+            views.append(buffer[offset : offset + size].reshape(shape))
+            offset += size
+        return views
+
+    def ready(self, params: list[Tensor]) -> bool:
+        """True while every parameter still lives in the buffer and has a gradient.
+
+        (A copy, say after pickling, keeps the views but not their link to the buffer.)
+        """
+        data = self.data
+        return all(
+            p._data is view and view.base is data and p.grad is not None
+            for p, view in zip(params, self.views)
+        )
+
+    def gather_grads(self, params: list[Tensor]) -> None:
+        for view, p in zip(self.grad_views, params):
+            np.copyto(view, p.grad)
+
+    def mark_modified(self, params: list[Tensor]) -> None:
+        """Bump each parameter's version, as assigning ``p.data`` would."""
+        for p in params:
+            p._version += 1
+        Tensor._edit_count += 1
