@@ -225,8 +225,10 @@ def test_data_setter_bumps_version_and_converts():
     a = Tensor([1.0, 2.0])
     before = a._version
     a.data -= 1
+    middle = a._version
     a.data = [5, 6]
-    assert a._version == before + 2
+    # each write moves the version (the global edit count at the tensor's last change)
+    assert before < middle < a._version
     assert a.dtype == np.float32
     np.testing.assert_array_equal(a.data, [5.0, 6.0])
 

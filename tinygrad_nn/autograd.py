@@ -213,7 +213,6 @@ class Function:
         "inputs",
         "needs_input_grad",
         "scope",
-        "_versions",
         "_edits",
         "_grad_out",
         "_released",
@@ -261,7 +260,6 @@ class Function:
             return T._from_op(out, None)
         fn.inputs = tensors
         fn.scope = state.scope
-        fn._versions = tuple([t._version for t in tensors])
         fn._edits = T._edit_count
         fn._grad_out = None
         fn._released = False
@@ -360,20 +358,19 @@ def toposort(root: Any) -> list[Function]:
     stack: list[Function] = [root.op]
     while stack:
         fn = stack[-1]
-        if fn in done:  # a second entry for a node already finished
+        if fn in expanded:
             stack.pop()
-        elif fn in expanded:  # everything pushed above it has finished: finish it
-            stack.pop()
-            done.add(fn)
-            order.append(fn)
-        else:
-            # mark on expansion, not on push: a node pushed early but reached again deeper
-            # must still finish after everything that feeds it (a diamond)
-            expanded.add(fn)
-            for t in reversed(fn.inputs):
-                parent = t.op
-                if parent is not None and parent not in expanded:
-                    stack.append(parent)
+            if fn not in done:  # a second entry for a node already finished is skipped
+                done.add(fn)
+                order.append(fn)
+            continue
+        # mark on expansion, not on push: a node pushed early but reached again deeper
+        # must still finish after everything that feeds it (a diamond)
+        expanded.add(fn)
+        for t in reversed(fn.inputs):
+            parent = t.op
+            if parent is not None and parent not in expanded:
+                stack.append(parent)
     return order
 
 
@@ -413,8 +410,9 @@ def _as_grad_tuple(fn: Function, grads: Any) -> tuple:
 
 
 def _check_versions(fn: Function) -> None:
-    for t, seen in zip(fn.inputs, fn._versions):
-        if t._version != seen:
+    # a tensor's _version is the edit count at its last in-place change
+    for t in fn.inputs:
+        if t._version > fn._edits:
             label = f"'{t.name}'" if t.name else f"of shape {t.shape}"
             raise RuntimeError(
                 f"{fn.name}: input tensor {label} was modified in place after the forward "

@@ -182,11 +182,17 @@ class _FlatParams:
         self.grad = np.empty_like(self.data)
         self.grad_views = self.split(self.grad, params)
 
+    #: above this many values, gathering the gradients costs more than the calls it saves
+    MAX_SIZE = 1 << 16
+
     @classmethod
     def make(cls, params: list[Tensor]) -> _FlatParams | None:
-        """None when the parameters can't share a buffer (mixed dtypes, repeats, just one)."""
+        """None when the parameters can't or needn't share a buffer (mixed dtypes, repeats,
+        just one, or so many values that per-parameter updates are as fast)."""
         unique = {id(p) for p in params}
         if len(params) < 2 or len(unique) != len(params):
+            return None
+        if sum(p.size for p in params) > cls.MAX_SIZE:
             return None
         if len({p.dtype for p in params}) != 1:
             return None
@@ -219,6 +225,6 @@ class _FlatParams:
 
     def mark_modified(self, params: list[Tensor]) -> None:
         """Bump each parameter's version, as assigning ``p.data`` would."""
-        for p in params:
-            p._version += 1
         Tensor._edit_count += 1
+        for p in params:
+            p._version = Tensor._edit_count

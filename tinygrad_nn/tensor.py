@@ -90,7 +90,8 @@ class Tensor:
 
     __slots__ = ("_data", "grad", "requires_grad", "name", "op", "_version", "__weakref__")
     __array_ufunc__ = None  # make numpy defer to our reflected operators: arr + t -> Tensor
-    #: counts in-place modifications of any tensor; backward checks versions only if it moved
+    #: counts in-place modifications of all tensors; a tensor's ``_version`` is this count at
+    #: its own last modification, so backward checks inputs only when the count moved
     _edit_count = 0
 
     def __init__(
@@ -129,8 +130,8 @@ class Tensor:
         if autograd._state.tracer is not None:
             autograd.check_untraced_write(self)
         self._data = value if isinstance(value, np.ndarray) else np.asarray(value, self.dtype)
-        self._version += 1
         Tensor._edit_count += 1
+        self._version = Tensor._edit_count
 
     @property
     def shape(self) -> tuple[int, ...]:
