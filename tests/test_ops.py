@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from tinygrad_nn import Tensor, gradcheck, softmax_cross_entropy
-from tinygrad_nn.nn import l2_penalty
+from tinygrad_nn import Tensor, gradcheck, ops, softmax_cross_entropy
+from tinygrad_nn.nn import Linear, l2_penalty
 
 # ----------------------------------------------------------------------------- inputs
 
@@ -51,6 +51,8 @@ def DISTINCT(*shape):
 
 
 # ----------------------------------------------------------------------------- references
+
+_linear_module = Linear(6, 2, rng=0, dtype=np.float64)  # nn.Linear's fused x @ W + b path
 
 
 def np_sigmoid(x):
@@ -246,6 +248,20 @@ CASES = [
         lambda a: softmax_cross_entropy(a, Tensor(TARGETS)),
         U(4, 5),
         ref=lambda a: np_cross_entropy(a, TARGETS),
+    ),
+    case(
+        "linear",
+        lambda x, w, b: ops.Linear.apply(x, w, b),
+        U(5, 3),
+        U(3, 4),
+        U(4),
+        ref=lambda x, w, b: x @ w + b,
+    ),
+    case(
+        "linear-via-module",
+        lambda x: _linear_module(x),
+        U(3, 6),
+        ref=lambda x: x @ _linear_module.weight.data + _linear_module.bias.data,
     ),
     case(
         "l2_penalty-two-weights",

@@ -152,8 +152,8 @@ def test_digits_run_writes_graphs_and_report(run_dir):
         assert root.tag == f"{SVG_NS}svg"
         assert b"<script" not in data.lower()
         texts[name] = ["".join(t.itertext()) for t in root.iter(f"{SVG_NS}text")]
-    assert "matmul" in texts["graph.svg"] and "fc1.weight" in texts["graph.svg"]
-    assert "matmul" not in texts["graph_collapsed.svg"]
+    assert "linear" in texts["graph.svg"] and "fc1.weight" in texts["graph.svg"]
+    assert "linear" not in texts["graph_collapsed.svg"]
     assert any(t.startswith("fc1: Linear(64→") for t in texts["graph_collapsed.svg"])
 
 

@@ -297,6 +297,19 @@ def test_matmul_misalignment_message():
         Tensor(np.zeros(3)) @ Tensor(2.0)
 
 
+def test_linear_layer_misalignment_message():
+    from tinygrad_nn.nn import Linear
+
+    layer = Linear(48, 32)
+    expected = "linear: shapes (721, 64) and (48, 32) do not align (64 != 48)"
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
+        layer(Tensor(np.zeros((721, 64))))
+    with pytest.raises(ValueError, match=re.escape("linear: bias of shape (3,) for 32 outputs")):
+        from tinygrad_nn import ops
+
+        ops.Linear.apply(np.zeros((2, 48)), layer.weight, np.zeros(3))
+
+
 @pytest.mark.parametrize(
     ("op", "name", "left", "right"),
     [

@@ -173,8 +173,9 @@ def test_every_tensor_and_op_is_a_node_and_every_use_an_edge():
     g = parse_dot(viz.draw(loss).source)
     ops = toposort(loss)
     tensors = {id(t) for fn in ops for t in fn.inputs} | {id(loss)}
-    assert len(g.ops()) == len(ops) == 9
-    assert len(g.tensors()) == len(tensors) == 16
+    # per layer one linear op (x @ W + b); two sigmoids; the loss
+    assert len(g.ops()) == len(ops) == 6
+    assert len(g.tensors()) == len(tensors) == 13
     assert sorted(n.title for n in g.ops()) == sorted(fn.name for fn in ops)
     assert len(g.edges) == sum(len(fn.inputs) for fn in ops) + len(ops)
     # every edge joins a tensor and an op, never two of a kind
@@ -186,7 +187,7 @@ def test_op_labels_are_plain_names():
     _, _, loss = digits_mlp()
     source = viz.draw(loss).source
     g = parse_dot(source)
-    assert {n.title for n in g.ops()} == {"matmul", "add", "sigmoid", "softmax_cross_entropy"}
+    assert {n.title for n in g.ops()} == {"linear", "sigmoid", "softmax_cross_entropy"}
     for node in g.ops():
         assert node.lines == [node.title]
     # no memory addresses or object reprs leak into the drawing
@@ -198,11 +199,11 @@ def test_edges_follow_the_dataflow():
     _, _, loss = digits_mlp()
     g = parse_dot(viz.draw(loss).source)
     w1 = g.one("fc1.weight")
-    (matmul,) = g.targets(w1.id)
-    assert matmul.title == "matmul"
-    assert sorted(n.title for n in g.sources(matmul.id)) == ["fc1.weight", "x"]
-    (product,) = g.targets(matmul.id)
-    assert product.title == "matmul" and product.lines[1] == "(4, 48) float32"
+    (linear,) = g.targets(w1.id)
+    assert linear.title == "linear"
+    assert sorted(n.title for n in g.sources(linear.id)) == ["fc1.bias", "fc1.weight", "x"]
+    (product,) = g.targets(linear.id)
+    assert product.title == "linear" and product.lines[1] == "(4, 48) float32"
     sce = g.op("softmax_cross_entropy")
     assert [n.title for n in g.targets(sce.id)] == ["loss"]
     assert [n.lines[1] for n in g.sources(sce.id)] == ["(4, 10) float32"]
@@ -328,7 +329,7 @@ def test_group_modules_false_draws_no_clusters():
     source = viz.draw(loss, group_modules=False).source
     assert "subgraph" not in source and "cluster_" not in source
     g = parse_dot(source)
-    assert len(g.ops()) == 9 and len(g.tensors()) == 16
+    assert len(g.ops()) == 6 and len(g.tensors()) == 13
 
 
 def test_module_labels_are_escaped():
@@ -357,14 +358,16 @@ def test_collapse_true_draws_one_box_per_layer():
     assert set(boxes) == {"fc1: Linear(64→48)", "fc2: Linear(48→32)", "fc3: Linear(32→10)"}
     fc1 = boxes["fc1: Linear(64→48)"]
     assert "in x (4, 64)" in fc1.lines and "out (4, 48)" in fc1.lines
-    assert "2 ops, 3120 parameters" in fc1.lines
+    assert "1 ops, 3120 parameters" in fc1.lines
     assert "in (4, 48)" in boxes["fc2: Linear(48→32)"].lines
     assert "out (4, 32)" in boxes["fc2: Linear(48→32)"].lines
     assert "out (4, 10)" in boxes["fc3: Linear(32→10)"].lines
-    # nothing of a layer's inside is drawn: no matmul, no weights, no bias
-    assert not [n for n in g.ops() if n.title in ("matmul", "add")]
+    # nothing of a layer's inside is drawn: no linear op, no weights, no bias
+    assert not [n for n in g.ops() if n.title == "linear"]
     titles = {n.title for n in g.tensors()}
-    assert not any(t.startswith("fc") for t in titles)
+    assert not any(t.endswith((".weight", ".bias")) for t in titles)
+    # a layer's result is named after the layer
+    assert {"fc1 output", "fc2 output", "fc3 output"} <= titles
     assert [n.title for n in g.ops()].count("sigmoid") == 2
     # data flows x -> fc1 box -> (4, 48) tensor
     assert [n.title for n in g.sources(fc1.id)] == ["x"]
@@ -378,7 +381,7 @@ def test_collapse_a_list_collapses_only_those():
     _, _, loss = digits_mlp()
     g = parse_dot(viz.draw(loss, collapse=["fc2"]).source)
     assert [b.title for b in g.boxes()] == ["fc2: Linear(48→32)"]
-    assert [n.title for n in g.ops()].count("matmul") == 2
+    assert [n.title for n in g.ops()].count("linear") == 2
     titles = {n.title for n in g.tensors()}
     assert {"fc1.weight", "fc3.weight"} <= titles
     assert "fc2.weight" not in titles and "fc2.bias" not in titles
@@ -626,7 +629,7 @@ def test_save_svg_passes_options(tmp_path):
     _, _, loss = digits_mlp()
     path = viz.save_svg(loss, tmp_path / "collapsed.svg", collapse=True, show_values=True)
     texts = svg_texts(assert_valid_svg(path.read_bytes()))
-    assert "fc2: Linear(48→32)" in texts and "matmul" not in texts
+    assert "fc2: Linear(48→32)" in texts and "linear" not in texts
     assert any(t.startswith("value ") for t in texts)
 
 
@@ -694,7 +697,7 @@ def test_forward_anomaly_inside_a_module_names_it():
         model(x)
     g = parse_dot(info.value.graph.source)
     (red,) = [n for n in g.nodes.values() if n.attrs.get("fillcolor") == FILL["anomaly"]]
-    assert red.title == "matmul"
+    assert red.title == "linear"
     assert red.clusters[-1] == "fc2: Linear(4→2)"
 
 
@@ -741,7 +744,7 @@ def test_cli_graph_writes_svg(saved_models, tmp_path, capsys, which):
     assert main(["graph", "--model", str(saved_models[which]), "--out", str(out)]) == 0
     assert str(out) in capsys.readouterr().out
     texts = svg_texts(assert_valid_svg(out.read_bytes()))
-    assert "matmul" in texts and "softmax_cross_entropy" in texts
+    assert "linear" in texts and "softmax_cross_entropy" in texts
     assert "fc1.weight" in texts and "x" in texts
     assert any(t.startswith("‖grad‖ ") for t in texts)
     if which == "digits":
@@ -760,7 +763,7 @@ def test_cli_graph_collapse(saved_models, tmp_path, which):
     texts = svg_texts(assert_valid_svg(out.read_bytes()))
     first = "fc1: Linear(64→48)" if which == "digits" else "fc1: Linear(5→4)"
     assert first in texts
-    assert "matmul" not in texts
+    assert "linear" not in texts
 
 
 @pytest.mark.parametrize("problem", ["missing", "corrupt", "empty"])

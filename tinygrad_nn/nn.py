@@ -187,7 +187,9 @@ class Linear(Module):
         self.bias = Tensor(np.zeros(n_out, dtype=dtype), requires_grad=True) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
-        """x: (N, n_in) -> (N, n_out)."""
+        """x: (N, n_in) -> (N, n_out) (or any (..., n_in) -> (..., n_out))."""
+        if self.bias is not None and getattr(x, "ndim", None) == 2:
+            return ops.Linear.apply(x, self.weight, self.bias)  # the fused x @ W + b
         y = x @ self.weight
         return y if self.bias is None else y + self.bias
 

@@ -227,6 +227,42 @@ class MatMul(Function):
         return ga, gb
 
 
+class Linear(Function):
+    """x @ W + b for x (N, n_in), W (n_in, n_out), b (n_out,): the tutorial's linear update.
+
+    dx = dY W^T, dW = x^T dY, db = sum of dY over the rows. One op instead of matmul + add,
+    so a layer keeps one (N, n_out) array instead of two.
+    """
+
+    def forward(self, x, w, b):
+        if x.ndim != 2 or w.ndim != 2 or b.ndim != 1:
+            raise ValueError(
+                f"linear: expects x (N, n_in), W (n_in, n_out) and b (n_out,), got shapes "
+                f"{x.shape}, {w.shape} and {b.shape}"
+            )
+        if x.shape[1] != w.shape[0]:
+            raise ValueError(
+                f"linear: shapes {x.shape} and {w.shape} do not align "
+                f"({x.shape[1]} != {w.shape[0]})"
+            )
+        if b.shape[0] != w.shape[1]:
+            raise ValueError(f"linear: bias of shape {b.shape} for {w.shape[1]} outputs")
+        self.x, self.w = x, w
+        out = x @ w
+        if np.result_type(out, b) != out.dtype:  # keep numpy's promotion of x @ W + b
+            return out + b
+        out += b
+        return out
+
+    def backward(self, grad):
+        need_x, need_w, need_b = self.needs_input_grad
+        return (
+            grad @ self.w.T if need_x else None,
+            self.x.T @ grad if need_w else None,
+            grad.sum(axis=0) if need_b else None,
+        )
+
+
 # ============================================================================ nonlinear
 
 

@@ -290,6 +290,8 @@ def draw(
             continue
         role = _role(t, tensor)
         title = t.name or {"intermediate": t.op.name if t.op else ""}.get(role, role)
+        if role == "intermediate" and not t.name and targets[t.op] is not None:
+            title = f"{getattr(targets[t.op], 'scope_name', 'module')} output"
         if role == "loss" and not t.name:
             title = "loss" if t.size == 1 else "output"
         lines = [_escape(title), _escape(f"{_shape(t.shape)} {t.dtype}")]
