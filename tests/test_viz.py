@@ -358,7 +358,7 @@ def test_collapse_true_draws_one_box_per_layer():
     assert set(boxes) == {"fc1: Linear(64→48)", "fc2: Linear(48→32)", "fc3: Linear(32→10)"}
     fc1 = boxes["fc1: Linear(64→48)"]
     assert "in x (4, 64)" in fc1.lines and "out (4, 48)" in fc1.lines
-    assert "1 ops, 3120 parameters" in fc1.lines
+    assert "1 op, 3120 parameters" in fc1.lines
     assert "in (4, 48)" in boxes["fc2: Linear(48→32)"].lines
     assert "out (4, 32)" in boxes["fc2: Linear(48→32)"].lines
     assert "out (4, 10)" in boxes["fc3: Linear(32→10)"].lines

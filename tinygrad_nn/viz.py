@@ -279,7 +279,7 @@ def draw(
         lines += [_escape(f"in {_titled(t)}") for t in dict.fromkeys(ins)]
         lines += [f"out {_shape(t.shape)}" for t in dict.fromkeys(outs)]
         n_params = sum(p.size for p in dict.fromkeys(params))
-        lines += [f"{len(ops_in)} ops, {n_params} parameters"]
+        lines += [f"{len(ops_in)} op{'s' if len(ops_in) != 1 else ''}, {n_params} parameters"]
         attrs = {"label": _html(lines), "shape": "box", "style": "filled", "peripheries": "2"}
         attrs["fillcolor"] = FILL["module"]
         scope = ops_in[0].scope
