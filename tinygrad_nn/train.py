@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from .autograd import no_grad
@@ -393,7 +394,10 @@ def train_spec(
 
 
 def _search_job(spec, lam, data, seed) -> dict[str, Any]:
-    model, history = train_spec(spec, lam, data, seed)
+    # one BLAS thread in every job, in-process or not: the same sums in the same order, so
+    # the same bits whatever n_jobs is (and no oversubscription of the cores)
+    with threadpool_limits(1):
+        model, history = train_spec(spec, lam, data, seed)
     return {
         "lam": float(lam),
         "seed": seed,
