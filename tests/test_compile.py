@@ -151,8 +151,8 @@ def test_forward_only_function_under_no_grad():
 
 @pytest.mark.parametrize("batch_size", [None, 50])
 def test_fit_compiled_equals_eager(batch_size):
-    from tinygrad_nn.data import load_digits_splits
-    from tinygrad_nn.train import fit, shift_augment
+    from tinygrad_nn.data import load_digits_splits, shift_augment
+    from tinygrad_nn.train import fit
 
     d = load_digits_splits(scale=True)
     X, y = d.X_train[:200], d.y_train[:200]

@@ -1,6 +1,6 @@
 """Tests for tinygrad_nn.estimator.MLPClassifier: scikit-learn compatibility, labels, input
 validation, partial_fit, clone / pickle / save, and the lambda search through GridSearchCV,
-locally and on a Dask cluster, checked against train.search_lambda."""
+locally and on a Dask cluster, checked against search.search_lambda."""
 
 import json
 import os
@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 import tinygrad_nn as tg
 from tinygrad_nn.data import load_digits_splits
 from tinygrad_nn.estimator import MLPClassifier
-from tinygrad_nn.train import TrainSpec, best_of, search_lambda
+from tinygrad_nn.search import TrainSpec, best_of, search_lambda
 
 ROOT = Path(__file__).resolve().parents[1]
 

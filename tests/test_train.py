@@ -4,21 +4,12 @@ import numpy as np
 import pytest
 
 import tinygrad_nn as tg
-from tinygrad_nn.data import load_digits_splits
+from tinygrad_nn.data import load_digits_splits, shift_augment
 from tinygrad_nn.nn import MLP, Module
 from tinygrad_nn.optim import SGD, Adam
+from tinygrad_nn.search import TrainSpec, best_of, search_lambda, train_spec
 from tinygrad_nn.serialize import CheckpointError, read_file, save
-from tinygrad_nn.train import (
-    History,
-    TrainSpec,
-    best_of,
-    evaluate,
-    fit,
-    predict,
-    search_lambda,
-    shift_augment,
-    train_spec,
-)
+from tinygrad_nn.train import History, evaluate, fit, predict
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ Every operation is an object with ``forward`` and ``backward`` (:class:`Function
 :class:`Tensor` remembers the op that made it and ``loss.backward()`` walks the graph back.
 """
 
-from . import data, nn, optim, serialize, train, viz
+from . import data, nn, optim, search, serialize, train, viz
 from .autograd import AnomalyError, Function, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .compile import compile
 from .estimator import MLPClassifier
@@ -32,6 +32,7 @@ __all__ = [
     "no_grad",
     "optim",
     "save",
+    "search",
     "serialize",
     "set_default_dtype",
     "softmax_cross_entropy",

@@ -1,4 +1,4 @@
-"""The digits data in the tutorial's exact splits, and seeded minibatches."""
+"""The digits data in the tutorial's exact splits, seeded minibatches, shift augmentation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-__all__ = ["DigitsSplits", "load_digits_splits", "minibatches"]
+__all__ = ["DigitsSplits", "load_digits_splits", "minibatches", "shift_augment"]
 
 
 class DigitsSplits(NamedTuple):
@@ -59,3 +59,19 @@ def minibatches(
     order = np.arange(n) if rng is None else rng.permutation(n)
     for start in range(0, n, batch_size):
         yield order[start : start + batch_size]
+
+
+def shift_augment(X: np.ndarray, rng: np.random.Generator, side: int = 8) -> np.ndarray:
+    """Shift each flattened ``side x side`` image by one pixel (or not) in x and y.
+
+    Each image gets an independent shift in {-1, 0, 1}^2, filling the border with zeros.
+    """
+    n = len(X)
+    images = X.reshape(n, side, side)
+    padded = np.zeros((n, side + 2, side + 2), dtype=X.dtype)
+    padded[:, 1:-1, 1:-1] = images
+    dy, dx = rng.integers(0, 3, size=(2, n))
+    rows = dy[:, None] + np.arange(side)[None, :]
+    cols = dx[:, None] + np.arange(side)[None, :]
+    shifted = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    return shifted.reshape(n, side * side)

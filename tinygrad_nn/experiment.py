@@ -24,7 +24,8 @@ from tqdm.auto import tqdm
 
 from .data import load_digits_splits
 from .nn import MLP
-from .train import History, TrainSpec, evaluate, predict, train_spec
+from .search import TrainSpec, train_spec
+from .train import History, evaluate, predict
 from .version import __version__
 
 __all__ = ["PRESETS", "TUTORIAL_REPORTED", "Preset", "run_digits"]

@@ -1,4 +1,4 @@
-"""Training: ``fit`` with checkpoints and a progress bar, ``evaluate``, and the lambda search.
+"""Training: ``fit`` with checkpoints and a progress bar, ``evaluate``, one training step.
 
 ``fit`` minimises mean softmax cross-entropy plus the tutorial's L2 term
 ``lam / (2 n) * sum ||W||^2`` over the weight matrices (biases are not penalised), where n is
@@ -10,35 +10,28 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
-from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from .autograd import no_grad
 from .compile import compile
 from .data import minibatches
-from .nn import MLP, Module, l2_penalty
-from .optim import SGD, Adam, Optimizer
+from .nn import Module, l2_penalty
+from .optim import Optimizer
 from .serialize import CheckpointError, read_file, write_file
 from .tensor import Tensor, get_default_dtype, softmax_cross_entropy
 
 __all__ = [
     "History",
-    "TrainSpec",
     "eval_forward",
     "evaluate",
     "fit",
     "predict",
-    "search_lambda",
-    "shift_augment",
     "train_epoch",
-    "train_spec",
     "training_step",
 ]
 
@@ -281,165 +274,3 @@ def _resume(path, model, optimizer, rng, settings) -> tuple[int, History]:
             raise
         raise CheckpointError(path, f"does not fit this model or optimizer ({err})") from None
     return int(meta["epoch"]), History.from_dict(meta["history"])
-
-
-# ----------------------------------------------------------------------------- augmentation
-
-
-def shift_augment(X: np.ndarray, rng: np.random.Generator, side: int = 8) -> np.ndarray:
-    """Shift each flattened ``side x side`` image by one pixel (or not) in x and y.
-
-    Each image gets an independent shift in {-1, 0, 1}^2, filling the border with zeros.
-    """
-    n = len(X)
-    images = X.reshape(n, side, side)
-    padded = np.zeros((n, side + 2, side + 2), dtype=X.dtype)
-    padded[:, 1:-1, 1:-1] = images
-    dy, dx = rng.integers(0, 3, size=(2, n))
-    rows = dy[:, None] + np.arange(side)[None, :]
-    cols = dx[:, None] + np.arange(side)[None, :]
-    shifted = padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
-    return shifted.reshape(n, side * side)
-
-
-# ----------------------------------------------------------------------------- specs
-
-
-@dataclass(frozen=True)
-class TrainSpec:
-    """Everything needed to build and train one model; picklable for parallel workers.
-
-    ``sizes`` are the layer widths (input first); ``optimizer`` is ``"sgd"`` or ``"adam"``;
-    ``lr_decay`` multiplies the learning rate linearly down to ``lr * lr_decay`` at the end
-    (1.0 keeps it constant); ``augment`` is ``"shift"`` or None.
-    """
-
-    sizes: tuple[int, ...] = (64, 48, 32, 10)
-    activation: str = "sigmoid"
-    output_activation: str | None = "sigmoid"
-    optimizer: str = "sgd"
-    lr: float = 0.2
-    momentum: float = 0.9
-    epochs: int = 1000
-    batch_size: int | None = None
-    augment: str | None = None
-    lr_decay: float = 1.0
-    dtype: str = "float32"
-
-    def build(self, seed: int) -> tuple[MLP, Optimizer]:
-        """A fresh model (initialised from ``seed``) and its optimizer."""
-        model = MLP(self.sizes, self.activation, self.output_activation, rng=seed, dtype=self.dtype)
-        if self.optimizer == "sgd":
-            opt: Optimizer = SGD(model.parameters(), lr=self.lr, momentum=self.momentum)
-        elif self.optimizer == "adam":
-            opt = Adam(model.parameters(), lr=self.lr)
-        else:
-            raise ValueError(f"TrainSpec: unknown optimizer {self.optimizer!r}")
-        return model, opt
-
-    def schedule(self) -> Callable[[int], float] | None:
-        """The per-epoch learning rate, or None for a constant one."""
-        if self.lr_decay == 1.0:
-            return None
-        return _LinearDecay(self.lr, self.lr_decay, self.epochs)
-
-
-@dataclass(frozen=True)
-class _LinearDecay:
-    lr: float
-    final_fraction: float
-    epochs: int
-
-    def __call__(self, epoch: int) -> float:
-        frac = epoch / max(self.epochs - 1, 1)
-        return self.lr * (1 - frac * (1 - self.final_fraction))
-
-
-_AUGMENTS: dict[str | None, Augment | None] = {None: None, "shift": shift_augment}
-
-
-def train_spec(
-    spec: TrainSpec,
-    lam: float,
-    data: tuple[np.ndarray, ...],
-    seed: int,
-    progress: bool = False,
-    checkpoint: str | Path | None = None,
-    description: str = "train",
-) -> tuple[MLP, History]:
-    """Build ``spec``'s model from ``seed`` and fit it on ``data`` = (X, y, X_valid, y_valid).
-
-    ``X_valid`` and ``y_valid`` may be None: then nothing is scored during training.
-    """
-    X, y, X_valid, y_valid = data
-    model, opt = spec.build(seed)
-    history = fit(
-        model,
-        opt,
-        X,
-        y,
-        spec.epochs,
-        batch_size=spec.batch_size,
-        lam=lam,
-        valid=None if X_valid is None else (X_valid, y_valid),
-        seed=seed,
-        progress=progress,
-        checkpoint=checkpoint,
-        augment=_AUGMENTS[spec.augment],
-        schedule=spec.schedule(),
-        description=description,
-        compiled=True,
-    )
-    return model, history
-
-
-def _search_job(spec, lam, data, seed) -> dict[str, Any]:
-    # one BLAS thread in every job, in-process or not: the same sums in the same order, so
-    # the same bits whatever n_jobs is (and no oversubscription of the cores)
-    with threadpool_limits(1):
-        model, history = train_spec(spec, lam, data, seed)
-    return {
-        "lam": float(lam),
-        "seed": seed,
-        "valid_accuracy": history.valid_accuracy[-1],
-        "valid_loss": history.valid_loss[-1],
-        "history": history,
-        "state": model.state_dict(),
-    }
-
-
-def search_lambda(
-    lambdas: Sequence[float],
-    spec: TrainSpec,
-    data: tuple[np.ndarray, ...],
-    seeds: Sequence[int] = (0,),
-    n_jobs: int = 1,
-    progress: bool = False,
-) -> list[dict[str, Any]]:
-    """Train one model per (seed, lambda) in parallel with joblib; one result dict each.
-
-    Each result holds ``lam``, ``seed``, final ``valid_accuracy`` and ``valid_loss``, the
-    ``history`` and the model ``state``. Every job is seeded by its own ``seed`` alone, so
-    the results are identical whatever ``n_jobs`` is.
-    """
-    lambdas = [float(lam) for lam in lambdas]
-    if not lambdas:
-        raise ValueError("search_lambda: the list of lambdas is empty")
-    if any(not np.isfinite(lam) or lam < 0 for lam in lambdas):
-        raise ValueError(f"search_lambda: lambdas must be finite and >= 0, got {lambdas}")
-    jobs = [(seed, lam) for seed in seeds for lam in lambdas]
-    parallel = Parallel(n_jobs=n_jobs, return_as="generator")
-    results = parallel(delayed(_search_job)(spec, lam, data, seed) for seed, lam in jobs)
-    bar = tqdm(
-        results,
-        total=len(jobs),
-        desc="lambda search",
-        disable=not progress or not sys.stderr.isatty(),
-        leave=False,
-    )
-    return list(bar)
-
-
-def best_of(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """The result with the highest validation accuracy (ties: lower validation loss)."""
-    return max(results, key=lambda r: (r["valid_accuracy"], -r["valid_loss"]))
