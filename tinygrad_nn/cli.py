@@ -18,71 +18,33 @@ from typing import Any
 import numpy as np
 
 from .experiment import PRESETS, Preset, run_digits
+from .report import table_rows
 from .serialize import save
 
 __all__ = ["main"]
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _number(kind: type, ok: Any, wanted: str) -> Any:
+    """An argparse type: ``kind(text)`` that must satisfy ``ok``, else "expected <wanted>"."""
+
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text!r}") from None
+        if not ok(value):
+            raise argparse.ArgumentTypeError(f"expected {wanted}, got {text}")
+        return value
+
+    return convert
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (np.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text}")
-    return value
-
-
-def _lambda(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not (np.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text}")
-    return value
-
-
-def _momentum(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text!r}") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
-    return value
-
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if value == 0 or value < -1:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive integer or -1 (all cores), got {value}"
-        )
-    return value
+_positive_int = _number(int, lambda v: v >= 1, "a positive integer")
+_non_negative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
+_positive_float = _number(float, lambda v: np.isfinite(v) and v > 0, "a positive number")
+_lambda = _number(float, lambda v: np.isfinite(v) and v >= 0, "a number >= 0")
+_momentum = _number(float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+_jobs = _number(int, lambda v: v >= 1 or v == -1, "a positive integer or -1 (all cores)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,45 +121,9 @@ def _apply_overrides(preset: Preset, args: argparse.Namespace) -> Preset:
     return preset
 
 
-def _fmt(entry: dict[str, Any] | None, key: str) -> str:
-    if entry is None:
-        return "-"
-    stats = entry[key]
-    return f"{stats['mean']:.4f} ± {stats['std']:.4f}"
-
-
 def results_table(summary: dict[str, Any]) -> str:
     """The results as a Markdown table: reported | tutorial rerun | best preset."""
-    presets = summary["presets"]
-    n = len(summary["settings"]["seeds"])
-    tut, best = presets.get("tutorial"), presets.get("best")
-
-    def lambdas(entry: dict[str, Any] | None) -> str:
-        if entry is None:
-            return "-"
-        return ", ".join(f"{lam:.3g}" for lam in entry["best_lambda"])
-
-    def wall(entry: dict[str, Any] | None) -> str:
-        return "-" if entry is None else f"{entry['wall_seconds']:.1f} s"
-
-    rep = summary["tutorial_reported"]
-    rows = [
-        ("", "tutorial (reported)", f"tutorial rerun ({n} seeds)", f"best preset ({n} seeds)"),
-        ("best lambda", f"{rep['best_lambda']:.6g}", lambdas(tut), lambdas(best)),
-        (
-            "validation accuracy",
-            f"{rep['valid_accuracy']:.4f}",
-            _fmt(tut, "valid_accuracy"),
-            _fmt(best, "valid_accuracy"),
-        ),
-        (
-            "test accuracy",
-            f"{rep['test_accuracy']:.4f}",
-            _fmt(tut, "test_accuracy"),
-            _fmt(best, "test_accuracy"),
-        ),
-        ("wall time", "-", wall(tut), wall(best)),
-    ]
+    rows = table_rows(summary)
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")

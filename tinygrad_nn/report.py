@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["write_report"]
+__all__ = ["table_rows", "write_report"]
 
 _PLOTS = [
     ("lambda_curve.png", "Validation accuracy against lambda"),
@@ -44,42 +44,47 @@ def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _stats(entry: dict[str, Any] | None, key: str) -> str:
-    if entry is None:
-        return "–"
-    s = entry[key]
-    return f"{s['mean']:.4f} ± {s['std']:.4f}"
+def table_rows(summary: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The results table as rows of text: a header, then best lambda, validation and test
+    accuracy (mean ± std over seeds) and wall time, for reported | rerun | best preset.
 
-
-def _table(summary: dict[str, Any]) -> str:
+    Shared by the terminal table of ``tinygrad-nn digits`` and ``report.html``.
+    """
     presets = summary.get("presets", {})
     tut, best = presets.get("tutorial"), presets.get("best")
     rep = summary["tutorial_reported"]
+    n = len(summary.get("settings", {}).get("seeds", []))
+
+    def stats(entry: dict[str, Any] | None, key: str) -> str:
+        return "-" if entry is None else f"{entry[key]['mean']:.4f} ± {entry[key]['std']:.4f}"
 
     def lambdas(entry: dict[str, Any] | None) -> str:
-        return "–" if entry is None else ", ".join(f"{x:.3g}" for x in entry["best_lambda"])
+        return "-" if entry is None else ", ".join(f"{x:.3g}" for x in entry["best_lambda"])
 
     def wall(entry: dict[str, Any] | None) -> str:
-        return "–" if entry is None else f"{entry['wall_seconds']:.1f} s"
+        return "-" if entry is None else f"{entry['wall_seconds']:.1f} s"
 
-    n = len(summary.get("settings", {}).get("seeds", []))
-    rows = [
+    return [
+        ("", "tutorial (reported)", f"tutorial rerun ({n} seeds)", f"best preset ({n} seeds)"),
         ("best lambda", f"{rep['best_lambda']:.6g}", lambdas(tut), lambdas(best)),
         (
             "validation accuracy",
             f"{rep['valid_accuracy']:.4f}",
-            _stats(tut, "valid_accuracy"),
-            _stats(best, "valid_accuracy"),
+            stats(tut, "valid_accuracy"),
+            stats(best, "valid_accuracy"),
         ),
         (
             "test accuracy",
             f"{rep['test_accuracy']:.4f}",
-            _stats(tut, "test_accuracy"),
-            _stats(best, "test_accuracy"),
+            stats(tut, "test_accuracy"),
+            stats(best, "test_accuracy"),
         ),
-        ("wall time", "–", wall(tut), wall(best)),
+        ("wall time", "-", wall(tut), wall(best)),
     ]
-    head = ["", "tutorial (reported)", f"tutorial rerun ({n} seeds)", f"best preset ({n} seeds)"]
+
+
+def _table(summary: dict[str, Any]) -> str:
+    head, *rows = table_rows(summary)
     out = ["<table>", "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
     out += ["<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows]
     out.append("</table>")
