@@ -20,6 +20,8 @@ What cannot be traced (as with ``jax.jit`` or ``torch.jit.trace``):
   raises :class:`~tinygrad_nn.autograd.TraceError` for it. In-place writes to tensors
   other than by an optimizer are refused too.
 - Other side effects of ``fn`` (printing, appending to lists) happen during the trace only.
+- A compiled function reuses its recorded ops and buffers, so it must not run in two
+  threads at once (processes, as joblib uses, are fine).
 """
 
 from __future__ import annotations
