@@ -47,6 +47,12 @@ CONTENDERS = (
         workloads=("mlp1024",),
         note="the step's 8 matrix products alone, into preallocated outputs",
     ),
+    Contender(
+        "tuned",
+        "numpy tuned by hand",
+        hand_numpy.make_tuned_step,
+        note="preallocated buffers, out= and in-place chains: about the best numpy can do",
+    ),
     Contender("eager", "tinygrad_nn eager", tinygrad_steps.make_eager_step),
     Contender(
         "compiled",
