@@ -105,7 +105,8 @@ def is_anomaly_enabled() -> bool:
 
 @contextlib.contextmanager
 def detect_anomaly() -> Iterator[None]:
-    """Raise ``FloatingPointError`` as soon as an op's forward or backward makes NaN/inf.
+    """Raise :class:`AnomalyError` (a ``FloatingPointError``) as soon as an op's forward or
+    backward makes NaN/inf.
 
     The message names the op, its input shapes and the module it ran in. Costs one
     ``isfinite`` check per array, so use it for debugging, not for training runs.
@@ -132,7 +133,7 @@ def exit_scope(saved: tuple) -> None:
 
 @contextlib.contextmanager
 def module_scope(module: object) -> Iterator[None]:
-    """Record that ops run inside ``module`` (``nn.Module.__call__`` does this)."""
+    """Record that ops run inside ``module``, as ``nn.Module.__call__`` does."""
     saved = enter_scope(module)
     try:
         yield
@@ -256,7 +257,8 @@ class Function:
         if type(out) is not np.ndarray:
             out = np.asarray(out)
         anomaly = state.anomaly
-        if not (record or anomaly or state.tracer):
+        tracer = state.tracer
+        if not (record or anomaly or tracer):
             return T._from_op(out, None)
         fn.inputs = tensors
         fn.scope = state.scope
@@ -266,9 +268,9 @@ class Function:
         fn._retained = None
         result = T._from_op(out, fn if record else None)
         if anomaly:
-            _check_finite(fn, out, "forward", T._from_op(out, fn))
-        if state.tracer is not None:
-            state.tracer.on_apply(fn, settings, result)
+            _check_finite(fn, out, "forward", None)
+        if tracer is not None:
+            tracer.on_apply(fn, settings, result)
         return result
 
     def release(self) -> None:
@@ -330,8 +332,11 @@ def register_anomaly_drawer(draw: Any) -> None:
 
 
 def _check_finite(fn: Function, array: np.ndarray, stage: str, tensor: Any) -> None:
+    """Raise AnomalyError for NaN/inf in ``array``; ``tensor`` None means the op's output."""
     if np.isfinite(array).all():
         return
+    if tensor is None:
+        tensor = _tensor_type._from_op(array, fn)
     shapes = ", ".join(str(t.shape) for t in fn.inputs)
     bad = "nan" if np.isnan(array).any() else "inf"
     raise AnomalyError(

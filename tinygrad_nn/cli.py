@@ -133,13 +133,11 @@ def results_table(summary: dict[str, Any]) -> str:
 def training_step_graph(model: Any, X: np.ndarray, y: np.ndarray, lam: float) -> Any:
     """Forward, loss (cross-entropy + L2) and backward on one batch; returns the loss tensor
     with every intermediate gradient kept, ready to draw."""
-    from .nn import l2_penalty
-    from .tensor import Tensor, softmax_cross_entropy
-    from .train import weight_matrices
+    from .tensor import Tensor
+    from .train import objective
     from .viz import retain_all_grads
 
-    x = Tensor(X, name="x")
-    loss = softmax_cross_entropy(model(x), y) + l2_penalty(weight_matrices(model), lam, len(y))
+    loss, _ = objective(model, Tensor(X, name="x"), y, lam)
     retain_all_grads(loss)
     loss.backward()
     return loss

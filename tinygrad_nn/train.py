@@ -30,6 +30,7 @@ __all__ = [
     "eval_forward",
     "evaluate",
     "fit",
+    "objective",
     "predict",
     "train_epoch",
     "training_step",
@@ -97,6 +98,22 @@ def eval_forward(model: Module, compiled: bool = True) -> Callable[[np.ndarray],
     return compile(forward) if compiled else forward
 
 
+def objective(
+    model: Module,
+    x: Tensor,
+    y: np.ndarray,
+    lam: float = 0.0,
+    weights: list[Tensor] | None = None,
+) -> tuple[Tensor, Tensor]:
+    """``(loss, data_loss)``: mean cross-entropy of ``model(x)`` against classes ``y``, and
+    that plus the L2 term ``lam / (2 n) * sum ||W||^2`` over ``weights`` (default:
+    :func:`weight_matrices`), n the number of rows."""
+    if weights is None:
+        weights = weight_matrices(model)
+    data_loss = softmax_cross_entropy(model(x), y)
+    return data_loss + l2_penalty(weights, lam, len(y)), data_loss
+
+
 def training_step(
     model: Module,
     optimizer: Optimizer,
@@ -114,8 +131,7 @@ def training_step(
         weights = weight_matrices(model)
 
     def step(x: np.ndarray, y: np.ndarray) -> Tensor:
-        data_loss = softmax_cross_entropy(model(Tensor(x)), y)
-        loss = data_loss + l2_penalty(weights, lam, len(y))
+        loss, data_loss = objective(model, Tensor(x), y, lam, weights)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
