@@ -11,7 +11,8 @@ import pytest
 
 import tinygrad_nn as tg
 from tinygrad_nn import Function, Tensor, detect_anomaly, gradcheck, no_grad
-from tinygrad_nn.autograd import module_scope, toposort, unbroadcast
+from tinygrad_nn.autograd import toposort, unbroadcast
+from tinygrad_nn.tensor import scope as module_scope
 
 
 def leaf(values, name=None):
@@ -456,11 +457,21 @@ def test_softmax_cross_entropy_large_logits_value():
 # ----------------------------------------------------------------------------- guards
 
 
-def test_inplace_change_between_forward_and_backward_is_caught():
+def test_inplace_change_between_forward_and_backward_is_refused_at_once():
     w = leaf([1.0, 2.0], name="w")
     x = leaf([3.0, 4.0])
     loss = (w * x).sum()
-    w.data -= 1
+    with pytest.raises(RuntimeError, match=r"tensor 'w' is held for backward by 'mul'"):
+        w.data -= 1
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [3.0, 4.0])
+
+
+def test_reassigned_data_between_forward_and_backward_is_caught():
+    w = leaf([1.0, 2.0], name="w")
+    x = leaf([3.0, 4.0])
+    loss = (w * x).sum()
+    w.data = w.data - 1
     with pytest.raises(RuntimeError, match=r"mul: input tensor 'w' was modified in place"):
         loss.backward()
 
@@ -532,7 +543,7 @@ def test_detect_anomaly_forward_names_op_shapes_and_scope():
     with np.errstate(all="ignore"):
         y = x.log()  # off again: nan passes through silently
     assert np.isnan(y.data[0, 1])
-    assert not tg.autograd.is_anomaly_enabled()
+    assert not tg.anomaly.is_anomaly_enabled()
 
 
 def test_detect_anomaly_backward_names_op_shapes_and_scope():
@@ -561,7 +572,7 @@ def test_detect_anomaly_names_the_module_scope():
 def test_detect_anomaly_restored_after_exception():
     with pytest.raises(KeyError), detect_anomaly():
         raise KeyError("x")
-    assert not tg.autograd.is_anomaly_enabled()
+    assert not tg.anomaly.is_anomaly_enabled()
 
 
 def test_detect_anomaly_passes_finite_graphs():

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import tinygrad_nn as tg
-from tinygrad_nn.autograd import traced_call
-from tinygrad_nn.cli import main
+from tinygrad_nn.autograd import stateful
 from tinygrad_nn.data import load_digits_splits
-from tinygrad_nn.experiment import PRESETS
+from tinygrad_nn.digits.cli import main
+from tinygrad_nn.digits.experiment import PRESETS
 from tinygrad_nn.nn import MLP
 from tinygrad_nn.optim import SGD
 from tinygrad_nn.train import evaluate
@@ -171,7 +171,7 @@ def _console_script():
     script = Path(sys.executable).parent / "tinygrad-nn"
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-m", "tinygrad_nn.cli"]
+    return [sys.executable, "-m", "tinygrad_nn.digits.cli"]
 
 
 def test_console_script_both_presets(tmp_path):
@@ -212,7 +212,7 @@ def _count_steps(monkeypatch, crash_at=None):
             raise KeyboardInterrupt
         real(self)
 
-    monkeypatch.setattr(SGD, "step", traced_call(step))
+    monkeypatch.setattr(SGD, "step", stateful(step))
     return calls
 
 

@@ -5,7 +5,7 @@ import pytest
 
 import tinygrad_nn as tg
 from tinygrad_nn import Tensor, softmax_cross_entropy
-from tinygrad_nn.autograd import TraceError
+from tinygrad_nn.compile import TraceError
 from tinygrad_nn.nn import MLP, l2_penalty
 from tinygrad_nn.optim import SGD, Adam
 

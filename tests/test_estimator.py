@@ -27,8 +27,8 @@ from threadpoolctl import threadpool_limits
 
 import tinygrad_nn as tg
 from tinygrad_nn.data import load_digits_splits
+from tinygrad_nn.digits.search import TrainSpec, best_of, search_lambda
 from tinygrad_nn.estimator import MLPClassifier
-from tinygrad_nn.search import TrainSpec, best_of, search_lambda
 
 ROOT = Path(__file__).resolve().parents[1]
 

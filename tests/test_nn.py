@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import tinygrad_nn as tg
-from tinygrad_nn.autograd import scope_name
+from tinygrad_nn.anomaly import scope_name
 from tinygrad_nn.nn import MLP, Linear, Module, ReLU, Sequential, Sigmoid, Tanh, l2_penalty
 
 

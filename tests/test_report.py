@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tinygrad_nn.cli import main
-from tinygrad_nn.report import write_report
+from tinygrad_nn.digits.cli import main
+from tinygrad_nn.digits.report import write_report
 
 needs_dot = pytest.mark.skipif(
     shutil.which("dot") is None and not os.environ.get("CI"),

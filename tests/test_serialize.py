@@ -89,7 +89,7 @@ def test_no_pickle_and_meta_is_unicode_json(tmp_path):
     assert meta_arr.dtype.kind == "U"
     meta = json.loads(str(meta_arr))
     assert meta["format"] == "tinygrad_nn"
-    assert meta["class"] == "MLP"
+    assert meta["class"] == "tinygrad_nn.nn.MLP"
     assert meta["config"]["sizes"] == [4, 3, 2]
     assert meta["user"] == {"note": "hello"}
     for k, v in arrays.items():
@@ -107,7 +107,7 @@ def test_load_state_returns_arrays_and_metadata(tmp_path):
         assert np.array_equal(state[k], v)
         assert state[k].dtype == v.dtype
     assert meta["user"] == {"epoch": 7, "tag": "run-1", "score": 0.5}
-    assert meta["class"] == "MLP"
+    assert meta["class"] == "tinygrad_nn.nn.MLP"
     assert meta["config"] == model.config()
     assert "version" in meta
 
@@ -125,7 +125,7 @@ def test_custom_module_needs_load_state(tmp_path):
     x = _x(3)
     assert not np.array_equal(rebuilt(x).data, model(x).data)
     state, meta = load_state(path)
-    assert meta["class"] == "Custom"
+    assert meta["class"] == "test_serialize.Custom"
     rebuilt.load_state_dict(state)
     assert np.array_equal(rebuilt(x).data, model(x).data)
 

@@ -15,13 +15,22 @@ from tinygrad_nn.autograd import toposort
 
 @pytest.mark.parametrize(
     "data",
-    [[1, 2, 3], [1.5, 2.5], 3, 2.5, True, np.arange(4), np.array([True, False]), [[1, 2]]],
-    ids=["int-list", "float-list", "int", "float", "bool", "int-array", "bool-array", "nested"],
+    [[1, 2, 3], [1.5, 2.5], 3, 2.5, np.arange(4), [[1, 2]]],
+    ids=["int-list", "float-list", "int", "float", "int-array", "nested"],
 )
 def test_numbers_lists_and_int_arrays_become_float32(data):
     t = Tensor(data)
     assert t.dtype == np.float32
     np.testing.assert_array_equal(t.data, np.asarray(data, dtype=np.float64))
+
+
+@pytest.mark.parametrize("data", [True, np.array([True, False]), [False, True]])
+def test_bool_data_stays_a_bool_mask(data):
+    t = Tensor(data)
+    assert t.dtype == np.bool_
+    np.testing.assert_array_equal(t.data, np.asarray(data))
+    with pytest.raises(TypeError, match="only float tensors can require grad, got dtype bool"):
+        Tensor(data, requires_grad=True)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
@@ -57,9 +66,15 @@ def test_bad_default_dtype_raises(dtype):
     assert tg.get_default_dtype() == np.float32
 
 
+def test_integer_tensors_only_by_explicit_dtype_and_without_grad():
+    assert Tensor([1, 2], dtype=np.int32).dtype == np.int32
+    with pytest.raises(TypeError, match="only float tensors can require grad, got dtype int64"):
+        Tensor([1, 2], dtype=np.int64, requires_grad=True)
+
+
 def test_bad_tensor_dtype_or_data_raises():
-    with pytest.raises(TypeError, match="dtype must be a float dtype, got int32"):
-        Tensor([1, 2], dtype=np.int32)
+    with pytest.raises(TypeError, match="dtype must be a float, integer or bool dtype, got"):
+        Tensor([1, 2], dtype=np.complex128)
     with pytest.raises(TypeError, match="cannot make a tensor from str"):
         Tensor("abc")
     with pytest.raises(TypeError, match="cannot make a tensor"):

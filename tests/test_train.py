@@ -5,9 +5,9 @@ import pytest
 
 import tinygrad_nn as tg
 from tinygrad_nn.data import load_digits_splits, shift_augment
+from tinygrad_nn.digits.search import TrainSpec, best_of, search_lambda, train_spec
 from tinygrad_nn.nn import MLP, Module
 from tinygrad_nn.optim import SGD, Adam
-from tinygrad_nn.search import TrainSpec, best_of, search_lambda, train_spec
 from tinygrad_nn.serialize import CheckpointError, read_file, save
 from tinygrad_nn.train import History, evaluate, fit, predict
 

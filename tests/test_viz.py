@@ -21,7 +21,7 @@ import pytest
 import tinygrad_nn as tg
 from tinygrad_nn import Tensor, viz
 from tinygrad_nn.autograd import toposort
-from tinygrad_nn.cli import main
+from tinygrad_nn.digits.cli import main
 from tinygrad_nn.nn import MLP, Module
 from tinygrad_nn.viz import FILL, HEALTH_BORDER, HealthThresholds
 

@@ -1,11 +1,14 @@
-"""The engine: the Function base class, graph walks and the backward driver.
+"""The engine: the Function base class, the graph walk and the backward driver.
 
-A Tensor made by an operation points at the Function that made it (``tensor.op``); the
-Function points at its input Tensors (``op.inputs``, a tuple in call order). Backward walks
-this graph in reverse topological order, calling each Function's ``backward`` once.
+A Tensor made by a recorded operation points at the Function that made it (``tensor.op``);
+the Function points at its input Tensors (``fn.inputs``, a tuple in call order). Backward
+walks this graph in reverse topological order, calling each Function's ``backward`` once
+and summing the gradients that meet at a tensor.
 
-This module imports nothing else from the package: ``tensor.py`` registers the Tensor class
-with :func:`register_tensor_type` so that :meth:`Function.apply` can wrap its results.
+This module imports nothing from the rest of the package: Tensors are whatever objects have
+``_data``, ``grad``, ``requires_grad`` and ``op``. ``Function.apply`` hands the work of
+running and recording an op to the Tensor class (``Tensor._apply`` in ``tensor.py``, which
+sets ``Function.result_type``).
 """
 
 from __future__ import annotations
@@ -20,43 +23,31 @@ from typing import Any
 import numpy as np
 
 __all__ = [
-    "AnomalyError",
     "Function",
-    "TraceError",
+    "Hook",
     "backward",
-    "detect_anomaly",
     "enable_grad",
-    "is_anomaly_enabled",
+    "installed",
     "is_grad_enabled",
-    "module_scope",
     "no_grad",
-    "scope_name",
+    "stateful",
     "toposort",
     "unbroadcast",
 ]
 
 
-class _ThreadState(threading.local):
-    """Per-thread switches: grad recording, anomaly detection and the module scope stack."""
+class _State(threading.local):
+    """Per-thread switches: grad recording, and the hooks watching the engine."""
 
     def __init__(self) -> None:
         self.grad_enabled = True
-        self.anomaly = False
-        self.scope: tuple = ()
-        self.tracer: Any = None  # set while tinygrad_nn.compile traces a function
+        self.hooks: tuple[Hook, ...] = ()
 
 
-_state = _ThreadState()
-_tensor_type: Any = None
+_state = _State()
 
 
-def register_tensor_type(cls: type) -> None:
-    """Tell the engine which class wraps results (called once by ``tensor.py``)."""
-    global _tensor_type
-    _tensor_type = cls
-
-
-# ----------------------------------------------------------------------------- switches
+# ----------------------------------------------------------------------------- grad mode
 
 
 def is_grad_enabled() -> bool:
@@ -94,95 +85,85 @@ def no_grad() -> _GradMode:
 
 
 def enable_grad() -> _GradMode:
-    """Turn recording back on inside a :func:`no_grad` block."""
+    """Turn recording back on inside a :func:`no_grad` block (context manager or decorator)."""
     return _GradMode(True)
 
 
-def is_anomaly_enabled() -> bool:
-    """True inside :func:`detect_anomaly` (per thread)."""
-    return _state.anomaly
+# ----------------------------------------------------------------------------- hooks
 
 
-@contextlib.contextmanager
-def detect_anomaly() -> Iterator[None]:
-    """Raise :class:`AnomalyError` (a ``FloatingPointError``) as soon as an op's forward or
-    backward makes NaN/inf.
+class Hook:
+    """Watches the engine while installed: ``detect_anomaly`` and ``compile`` use one.
 
-    The message names the op, its input shapes and the module it ran in. Costs one
-    ``isfinite`` check per array, so use it for debugging, not for training runs.
+    Each method is called at one moment; the defaults do nothing.
     """
-    saved = _state.anomaly
-    _state.anomaly = True
-    try:
-        yield
-    finally:
-        _state.anomaly = saved
 
+    def on_forward(self, fn: Function, inputs: tuple, settings: dict, result: Any) -> None:
+        """After an op's forward (``fn`` is recorded only if ``result.op is fn``)."""
 
-def enter_scope(module: object) -> tuple:
-    """Push ``module`` on this thread's scope stack; returns what :func:`exit_scope` restores."""
-    saved = _state.scope
-    _state.scope = saved + (module,)
-    return saved
+    def on_backward(self, order: list[Function], root: Any, seed: np.ndarray) -> None:
+        """Before a backward pass through ``order`` (from :func:`toposort`) starts."""
 
+    def on_grads(self, fn: Function, grads: tuple, root: Any) -> None:
+        """After ``fn.backward`` returned ``grads`` (one per input, None where not needed)."""
 
-def exit_scope(saved: tuple) -> None:
-    """Restore the scope stack saved by :func:`enter_scope`."""
-    _state.scope = saved
+    def on_write(self, tensor: Any) -> None:
+        """Before ``tensor.data`` is assigned (outside a :func:`stateful` method)."""
+
+    def on_call(self, call: Callable[[], Any]) -> None:
+        """Before a :func:`stateful` method runs (``call()`` would run it again)."""
+
+    def keeps_graph(self) -> bool:
+        """True to keep the saved arrays after backward, as ``retain_graph=True`` does."""
+        return False
 
 
 @contextlib.contextmanager
-def module_scope(module: object) -> Iterator[None]:
-    """Record that ops run inside ``module``, as ``nn.Module.__call__`` does."""
-    saved = enter_scope(module)
+def installed(hook: Hook) -> Iterator[Hook]:
+    """Install ``hook`` on this thread for the duration of the ``with`` block."""
+    saved = _state.hooks
+    _state.hooks = saved + (hook,)
     try:
-        yield
+        yield hook
     finally:
-        exit_scope(saved)
+        _state.hooks = saved
 
 
-def scope_name(scope: tuple) -> str:
-    """The dotted path of the innermost module in ``scope``, or ``"top level"``."""
-    if not scope:
-        return "top level"
-    inner = scope[-1]
-    return getattr(inner, "scope_name", type(inner).__name__)
+def stateful(method: Callable) -> Callable:
+    """Mark a method that changes tensors in place (an optimizer's ``step``, ``zero_grad``).
 
-
-class TraceError(RuntimeError):
-    """Something in a function given to ``tinygrad_nn.compile`` cannot be traced."""
-
-
-def traced_call(method: Callable) -> Callable:
-    """Mark a method (an optimizer's ``step``, a ``zero_grad``) as a step of a compiled plan.
-
-    While ``compile`` traces, calling it records the call, so replays repeat it; any other
-    in-place change of a tensor during the trace is a :class:`TraceError`.
+    Installed hooks see each call (``compile`` replays it); the tensor writes inside are
+    the method's own, so hooks do not see them one by one.
     """
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        tracer = _state.tracer
-        if tracer is None:
+        hooks = _state.hooks
+        if not hooks:
             return method(self, *args, **kwargs)
-        tracer.on_call(functools.partial(method, self, *args, **kwargs))
-        _state.tracer = None  # the call's own tensor updates are part of the recorded step
+        for hook in hooks:
+            hook.on_call(functools.partial(method, self, *args, **kwargs))
+        _state.hooks = ()
         try:
             return method(self, *args, **kwargs)
         finally:
-            _state.tracer = tracer
+            _state.hooks = hooks
 
     return wrapper
 
 
-def check_untraced_write(tensor: Any) -> None:
-    """Refuse in-place writes to a tensor while ``compile`` traces (they would not replay)."""
-    if _state.tracer is not None:
-        raise TraceError(
-            f"compile: a tensor{f' ({tensor.name})' if tensor.name else ''} of shape "
-            f"{tensor.shape} was modified in place while tracing; such updates are not "
-            "replayed. Update parameters with a tinygrad_nn.optim optimizer instead."
-        )
+class VersionClock:
+    """Counts in-place edits of tensors; a tensor's ``_version`` is the count at its last
+    edit, and each recorded op keeps the count at its forward (``fn._edits``), so backward
+    checks an op's inputs only when the count has moved since."""
+
+    now = 0
+
+    @classmethod
+    def tick(cls) -> int:
+        """Count one more edit and return the new count."""
+        cls.now += 1
+        return cls.now
 
 
 # ----------------------------------------------------------------------------- Function
@@ -207,7 +188,8 @@ class Function:
     and call it as ``Softplus.apply(tensor, **settings)``. The engine sums broadcast
     gradients back to each input's shape; ``self.needs_input_grad`` tells ``backward``
     which gradients are wanted. ``name`` (snake case of the class name unless set) is what
-    errors and drawings show.
+    errors and drawings show. While a recorded op can still run backward its inputs are
+    *held*: their arrays are read-only, so what ``forward`` saved cannot change under it.
     """
 
     __slots__ = (
@@ -218,9 +200,12 @@ class Function:
         "_grad_out",
         "_released",
         "_retained",
+        "_held",
         "__weakref__",
     )
     name: str = "function"
+    #: the Tensor class ``apply`` runs ops through (``tensor.py`` sets it to ``Tensor``)
+    result_type: type
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -237,113 +222,49 @@ class Function:
 
     @classmethod
     def apply(cls, *inputs: Any, **settings: Any) -> Any:
-        """Run the op on Tensors, arrays or numbers; record it if any input requires grad."""
-        T = _tensor_type
-        tensors = tuple([x if type(x) is T else _as_tensor(x) for x in inputs])
-        fn = cls()
-        state = _state
-        record = False
-        if state.grad_enabled:
-            for t in tensors:
-                if t.requires_grad:
-                    record = True
-                    break
-        if record:
-            fn.needs_input_grad = tuple([t.requires_grad for t in tensors])
-        try:
-            out = fn.forward(*[t._data for t in tensors], **settings)
-        except ValueError as err:
-            raise _shape_error(cls.name, tensors, err) from None
-        if type(out) is not np.ndarray:
-            out = np.asarray(out)
-        anomaly = state.anomaly
-        tracer = state.tracer
-        if not (record or anomaly or tracer):
-            return T._from_op(out, None)
-        fn.inputs = tensors
-        fn.scope = state.scope
-        fn._edits = T._edit_count
-        fn._grad_out = None
-        fn._released = False
-        fn._retained = None
-        result = T._from_op(out, fn if record else None)
-        if anomaly:
-            _check_finite(fn, out, "forward", None)
-        if tracer is not None:
-            tracer.on_apply(fn, settings, result)
-        return result
+        """Run the op on Tensors, arrays or numbers and return a Tensor; it is recorded for
+        backward when grad is enabled and an input requires grad (``Tensor._apply``)."""
+        return cls.result_type._apply(cls, inputs, settings)
+
+    def record(self, inputs: tuple, scope: tuple) -> None:
+        """Link this op into the graph (called by ``Tensor._apply``) and hold its inputs."""
+        self.inputs = inputs
+        self.scope = scope
+        self.needs_input_grad = tuple([t.requires_grad for t in inputs])
+        self._edits = VersionClock.now
+        self._grad_out = None
+        self._released = False
+        self._retained = None
+        self._held = inputs
+        for t in inputs:
+            t._hold(self.name)
+
+    def let_go(self) -> None:
+        """Stop holding the inputs: their arrays may be written again (the version check at
+        backward still catches an edit)."""
+        held, self._held = self._held, ()
+        for t in held:
+            t._unhold()
 
     def release(self) -> None:
-        """Drop the arrays saved for backward; the graph's structure stays for drawing."""
+        """Drop the arrays saved for backward and free the inputs for writing; the graph's
+        structure (ops, inputs, names) stays, so it can still be drawn."""
+        self._released = True
         d = getattr(self, "__dict__", None)
         if d is not None:
             d.clear()
-        self._released = True
+        if self._held:
+            self.let_go()
+
+    def __del__(self) -> None:
+        # a graph dropped without backward frees its inputs for writing too
+        if getattr(self, "_held", None):
+            with contextlib.suppress(Exception):  # at interpreter shutdown: nothing to free
+                self.let_go()
 
     def __repr__(self) -> str:
         shapes = ", ".join(str(t.shape) for t in getattr(self, "inputs", ()))
         return f"<{self.name} ({shapes})>"
-
-
-def _as_tensor(x: Any) -> Any:
-    return x if isinstance(x, _tensor_type) else _tensor_type(x)
-
-
-def _shape_error(name: str, tensors: tuple, err: ValueError) -> ValueError:
-    """Reword a numpy ValueError so it names the op and the input shapes."""
-    msg = str(err)
-    if msg.startswith(f"{name}:"):
-        return err
-    shapes = " and ".join(str(t.shape) for t in tensors)
-    if "broadcast" in msg:
-        return ValueError(f"{name}: shapes {shapes} cannot be broadcast together")
-    return ValueError(f"{name}: invalid inputs of shapes {shapes}: {msg}")
-
-
-class AnomalyError(FloatingPointError):
-    """Raised inside :func:`detect_anomaly` when an op makes NaN or inf.
-
-    ``op`` is the Function, ``tensor`` the graph's output at that point (the op's own
-    output for a forward anomaly, the tensor ``backward`` started from for a backward one)
-    and ``graph`` draws it with the op highlighted, ready for ``graph.render`` or
-    ``viz.save_svg``.
-    """
-
-    def __init__(self, message: str, op: Function, tensor: Any) -> None:
-        super().__init__(message)
-        self.op = op
-        self.tensor = tensor
-
-    @property
-    def graph(self) -> Any:
-        """A ``graphviz.Digraph`` of the graph with the offending op in red."""
-        if _anomaly_drawer is None:
-            raise RuntimeError("drawing needs tinygrad_nn.viz; import tinygrad_nn first")
-        return _anomaly_drawer(self)
-
-
-_anomaly_drawer: Any = None
-
-
-def register_anomaly_drawer(draw: Any) -> None:
-    """Tell the engine how to draw an :class:`AnomalyError` (called once by ``viz.py``)."""
-    global _anomaly_drawer
-    _anomaly_drawer = draw
-
-
-def _check_finite(fn: Function, array: np.ndarray, stage: str, tensor: Any) -> None:
-    """Raise AnomalyError for NaN/inf in ``array``; ``tensor`` None means the op's output."""
-    if np.isfinite(array).all():
-        return
-    if tensor is None:
-        tensor = _tensor_type._from_op(array, fn)
-    shapes = ", ".join(str(t.shape) for t in fn.inputs)
-    bad = "nan" if np.isnan(array).any() else "inf"
-    raise AnomalyError(
-        f"{fn.name}: {stage} produced {bad} (input shapes {shapes}) in {scope_name(fn.scope)}",
-        fn,
-        tensor,
-    )
 
 
 # ----------------------------------------------------------------------------- graph walks
@@ -391,9 +312,10 @@ def unbroadcast(grad: np.ndarray, shape: tuple, op_name: str = "op") -> np.ndarr
     extra = grad.ndim - len(shape)
     if extra > 0:
         grad = grad.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
-    if stretched:
-        grad = grad.sum(axis=stretched, keepdims=True)
+    if grad.ndim == len(shape):
+        stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+        if stretched:
+            grad = grad.sum(axis=stretched, keepdims=True)
     if grad.shape != shape:
         raise RuntimeError(
             f"{op_name}: backward returned a gradient of shape {returned} "
@@ -402,27 +324,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple, op_name: str = "op") -> np.ndarr
     return grad
 
 
-def _as_grad_tuple(fn: Function, grads: Any) -> tuple:
-    if isinstance(grads, tuple):
-        if len(grads) != len(fn.inputs):
-            raise RuntimeError(
-                f"{fn.name}: backward returned {len(grads)} gradients for {len(fn.inputs)} inputs"
-            )
-        return grads
-    if len(fn.inputs) != 1:
-        raise RuntimeError(f"{fn.name}: backward must return a tuple of {len(fn.inputs)} gradients")
-    return (grads,)
-
-
-def _check_versions(fn: Function) -> None:
-    # a tensor's _version is the edit count at its last in-place change
-    for t in fn.inputs:
-        if t._version > fn._edits:
-            label = f"'{t.name}'" if t.name else f"of shape {t.shape}"
-            raise RuntimeError(
-                f"{fn.name}: input tensor {label} was modified in place after the forward "
-                "pass; its gradient would be wrong. Modify a copy, or run forward again."
-            )
+# ----------------------------------------------------------------------------- backward
 
 
 def backward(root: Any, grad: Any = None, retain_graph: bool = False) -> None:
@@ -441,7 +343,7 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False) -> None:
             )
         seed = np.ones(root.shape, dtype=root.dtype)
     else:
-        seed = np.asarray(grad.data if isinstance(grad, _tensor_type) else grad)
+        seed = np.asarray(getattr(grad, "_data", grad))
         if seed.shape != root.shape:
             raise ValueError(
                 f"backward: grad of shape {seed.shape} does not match tensor of shape {root.shape}"
@@ -451,10 +353,9 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False) -> None:
         _store_grad(root, seed, copy=True)
         return
     order = toposort(root)
-    tracer = _state.tracer
-    if tracer is not None:  # compile replays this backward: keep the graph for it
-        tracer.on_backward(order, root, seed)
-        retain_graph = True
+    for hook in _state.hooks:
+        hook.on_backward(order, root, seed)
+        retain_graph = retain_graph or hook.keeps_graph()
     run_backward(order, root, seed, retain_graph)
 
 
@@ -463,12 +364,13 @@ def run_backward(
 ) -> None:
     """Backpropagate ``seed`` from ``root`` through ``order`` (as :func:`toposort` made it).
 
-    ``check=False`` skips the in-place-modification check (compile's replays, where no user
-    code runs between the forward and the backward pass).
+    Each op's output gradient is the sum of what its consumers sent back; each input's
+    gradient is summed back to its shape (:func:`unbroadcast`). ``check=False`` skips the
+    in-place-edit check (for replays where no user code runs between forward and backward).
     """
     root.op._grad_out = seed
-    anomaly = _state.anomaly
-    edits = _tensor_type._edit_count if check else None
+    hooks = _state.hooks
+    edits = VersionClock.now if check else None
     for fn in reversed(order):
         g = fn._grad_out
         if fn._released:
@@ -483,19 +385,19 @@ def run_backward(
             out = fn._retained()
             if out is not None:
                 _store_grad(out, g, copy=True)
-        if check and fn._edits != edits:  # a tensor was modified in place since forward
+        if check and fn._edits != edits:  # some tensor was edited in place since forward
             _check_versions(fn)
         grads = fn.backward(g)
         if type(grads) is not tuple or len(grads) != len(fn.inputs):
             grads = _as_grad_tuple(fn, grads)
+        for hook in hooks:
+            hook.on_grads(fn, grads, root)
         previous = None
         for t, gi in zip(fn.inputs, grads):
             if gi is None or not t.requires_grad:
                 continue
             if type(gi) is not np.ndarray:
                 gi = np.asarray(gi)
-            if anomaly:
-                _check_finite(fn, gi, "backward", root)
             if gi.shape != t._data.shape:
                 gi = unbroadcast(gi, t._data.shape, fn.name)
             parent = t.op
@@ -509,6 +411,26 @@ def run_backward(
             previous = gi
         if not retain_graph:
             fn.release()
+
+
+def _as_grad_tuple(fn: Function, grads: Any) -> tuple:
+    if isinstance(grads, tuple):
+        raise RuntimeError(
+            f"{fn.name}: backward returned {len(grads)} gradients for {len(fn.inputs)} inputs"
+        )
+    if len(fn.inputs) != 1:
+        raise RuntimeError(f"{fn.name}: backward must return a tuple of {len(fn.inputs)} gradients")
+    return (grads,)
+
+
+def _check_versions(fn: Function) -> None:
+    for t in fn.inputs:
+        if t._version > fn._edits:
+            label = f"'{t.name}'" if t.name else f"of shape {t.shape}"
+            raise RuntimeError(
+                f"{fn.name}: input tensor {label} was modified in place after the forward "
+                "pass; its gradient would be wrong. Modify a copy, or run forward again."
+            )
 
 
 def _store_grad(t: Any, g: np.ndarray, copy: bool) -> None:

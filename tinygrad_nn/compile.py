@@ -33,11 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd
-from .autograd import Function, TraceError, run_backward
+from .autograd import Function, Hook, _state, installed, run_backward
 from .tensor import Tensor
 
-__all__ = ["Compiled", "compile"]
+__all__ = ["Compiled", "TraceError", "compile"]
+
+
+class TraceError(RuntimeError):
+    """Something in a function given to :func:`compile` cannot be traced."""
 
 
 class _ArgRef:
@@ -62,7 +65,7 @@ def _signature(arg: Any) -> tuple:
     )
 
 
-class _Tracer:
+class _Tracer(Hook):
     """Collects the plan while ``fn`` runs eagerly for the first time."""
 
     def __init__(self, args: tuple) -> None:
@@ -93,8 +96,8 @@ class _Tracer:
                 "arguments (and compute with Tensor ops inside)."
             )
 
-    def on_apply(self, fn: Function, settings: dict, result: Tensor) -> None:
-        for t in fn.inputs:
+    def on_forward(self, fn: Function, inputs: tuple, settings: dict, result: Tensor) -> None:
+        for t in inputs:
             self._bind_input(fn, t)
         template = {}
         for key, value in settings.items():
@@ -110,13 +113,25 @@ class _Tracer:
             template[key] = value
         self.produced.add(result)
         dynamic = any(type(v) is _ArgRef for v in template.values())
-        self.steps.append(("op", fn, fn.inputs, template, dynamic, result))
+        self.steps.append(("op", fn, inputs, template, dynamic, result))
 
     def on_backward(self, order: list[Function], root: Tensor, seed: np.ndarray) -> None:
         self.steps.append(("backward", order, root, seed))
+        for fn in order:  # the plan keeps these ops: their inputs may be written again
+            fn.let_go()
 
     def on_call(self, call: Callable) -> None:
         self.steps.append(("call", call))
+
+    def on_write(self, tensor: Tensor) -> None:
+        raise TraceError(
+            f"compile: a tensor{f' ({tensor.name})' if tensor.name else ''} of shape "
+            f"{tensor.shape} was modified in place while tracing; such updates are not "
+            "replayed. Update parameters with a tinygrad_nn.optim optimizer instead."
+        )
+
+    def keeps_graph(self) -> bool:
+        return True
 
 
 class _Plan:
@@ -130,6 +145,9 @@ class _Plan:
         for t in _tensors_in(output):
             if t not in produced and t not in tracer.bound:
                 raise TraceError("compile: fn returned a tensor that no traced op made")
+        for step in self.steps:  # the plan keeps its ops: let their inputs be written again
+            if step[0] == "op" and step[5].op is step[1]:
+                step[1].let_go()
 
     def run(self, args: tuple) -> Any:
         for t, index in self.bindings:
@@ -206,15 +224,10 @@ class Compiled:
         return result
 
     def _trace(self, args: tuple) -> tuple[Any, _Plan]:
-        state = autograd._state
-        if state.tracer is not None:
+        if any(isinstance(h, _Tracer) for h in _state.hooks):
             raise TraceError("compile: a compiled function cannot run inside another's trace")
-        tracer = _Tracer(args)
-        state.tracer = tracer
-        try:
+        with installed(_Tracer(args)) as tracer:
             output = self.fn(*args)
-        finally:
-            state.tracer = None
         return _detached(output), _Plan(tracer, output)
 
 

@@ -11,15 +11,18 @@ import warnings
 from typing import Any
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .nn import MLP
-from .optim import SGD, Adam, Optimizer
-from .serialize import CheckpointError
-from .train import predict, train_epoch, training_step
+from ._optional import require
+
+require("sklearn", "sklearn", "MLPClassifier")
+from sklearn.base import BaseEstimator, ClassifierMixin  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
+from sklearn.utils.validation import check_is_fitted, validate_data  # noqa: E402
+
+from .nn import MLP  # noqa: E402
+from .optim import SGD, Adam, Optimizer  # noqa: E402
+from .train import predict, train_epoch, training_step  # noqa: E402
 
 __all__ = ["MLPClassifier"]
 
@@ -283,7 +286,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             params["random_state"] = None
         meta = {
             "kind": "estimator",
-            "class": type(self).__name__,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "params": params,
             "n_features_in": int(self.n_features_in_),
             "n_iter": int(self.n_iter_),
@@ -294,19 +297,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         return arrays, meta
 
     @classmethod
-    def _from_checkpoint(cls, arrays: dict, meta: dict, path: Any) -> MLPClassifier:
-        try:
-            est = cls(**meta["params"])
-            est._check_params()
-            est.n_features_in_ = meta["n_features_in"]
-            est._initialize(est.n_features_in_, arrays["classes_"])
-            est.model_.load_state_dict(
-                {k[6:]: v for k, v in arrays.items() if k.startswith("model:")}
-            )
-            est.n_iter_ = meta["n_iter"]
-            est.loss_curve_ = list(meta["loss_curve"])
-            est.validation_scores_ = meta["validation_scores"]
-            est.best_validation_score_ = meta["best_validation_score"]
-        except (KeyError, TypeError, ValueError) as err:
-            raise CheckpointError(path, f"not a valid saved MLPClassifier ({err})") from None
+    def _from_checkpoint(cls, arrays: dict, meta: dict) -> MLPClassifier:
+        """Rebuild a fitted estimator saved by ``tinygrad_nn.save`` (``load`` calls it)."""
+        est = cls(**meta["params"])
+        est._check_params()
+        est.n_features_in_ = meta["n_features_in"]
+        est._initialize(est.n_features_in_, arrays["classes_"])
+        est.model_.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model:")})
+        est.n_iter_ = meta["n_iter"]
+        est.loss_curve_ = list(meta["loss_curve"])
+        est.validation_scores_ = meta["validation_scores"]
+        est.best_validation_score_ = meta["best_validation_score"]
         return est

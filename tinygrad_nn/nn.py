@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from .autograd import enter_scope, exit_scope, traced_call
-from .tensor import Tensor, get_default_dtype
+from .autograd import VersionClock, stateful
+from .tensor import Tensor, get_default_dtype, pop_scope, push_scope
 
 __all__ = [
     "MLP",
@@ -103,13 +103,13 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__} must define forward")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        saved = enter_scope(self)  # ops made in forward record that they ran in this module
+        saved = push_scope(self)  # ops made in forward record that they ran in this module
         try:
             return self.forward(*args, **kwargs)
         finally:
-            exit_scope(saved)
+            pop_scope(saved)
 
-    @traced_call
+    @stateful
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to None."""
         for p in self.parameters():
@@ -118,7 +118,7 @@ class Module:
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, np.ndarray]:
         """Copies of the parameter arrays, keyed by dotted name."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        return {name: p._data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
         """Copy values in (cast to each parameter's dtype); shapes must match exactly.
@@ -126,6 +126,8 @@ class Module:
         With ``strict=True`` missing or unexpected keys are an error.
         """
         params = dict(self.named_parameters())
+        if not isinstance(state, dict):
+            raise TypeError(f"load_state_dict: expected a dict, got {type(state).__name__}")
         if strict:
             missing = [k for k in params if k not in state]
             unexpected = [k for k in state if k not in params]
@@ -133,6 +135,7 @@ class Module:
                 raise ValueError(
                     f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}"
                 )
+        values = {}
         for name, param in params.items():
             if name not in state:
                 continue
@@ -142,13 +145,34 @@ class Module:
                     f"load_state_dict: '{name}' has shape {value.shape} in the state but "
                     f"{param.shape} in the model"
                 )
-            arr = param.data
-            arr[...] = value
-            param.data = arr  # marks the in-place change for the engine's version check
+            if value.dtype.kind not in "biuf":
+                raise TypeError(f"load_state_dict: '{name}' holds {value.dtype} values")
+            values[name] = value
+        edit = VersionClock.tick()  # in place, so arrays taken from p.data see the new values
+        for name, value in values.items():
+            params[name]._begin_update()[...] = value
+            params[name]._end_update(edit)
 
     def extra_repr(self) -> str:
         """Settings shown inside the parentheses of ``repr``."""
         return ""
+
+    def config(self) -> dict[str, Any] | None:
+        """The constructor arguments that rebuild this module (``save`` stores them), or
+        None when it cannot be rebuilt from them (then load it with ``load_state``)."""
+        return None
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Module:
+        """A new module built from :meth:`config`'s arguments (fresh parameter values)."""
+        return cls(**config)
+
+    @classmethod
+    def _from_checkpoint(cls, arrays: dict[str, np.ndarray], meta: dict) -> Module:
+        """Rebuild a saved module from its metadata's config and its arrays (``load``)."""
+        model = cls.from_config(meta["config"])
+        model.load_state_dict(arrays)
+        return model
 
     def __repr__(self) -> str:
         kids = [(k, v) for k, v in self._children() if isinstance(v, Module)]
@@ -187,11 +211,19 @@ class Linear(Module):
         self.bias = Tensor(np.zeros(n_out, dtype=dtype), requires_grad=True) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
-        """x: (N, n_in) -> (N, n_out) (or any (..., n_in) -> (..., n_out))."""
-        if self.bias is not None and getattr(x, "ndim", None) == 2:
-            return ops.Linear.apply(x, self.weight, self.bias)  # the fused x @ W + b
-        y = x @ self.weight
-        return y if self.bias is None else y + self.bias
+        """x: (..., n_in) -> (..., n_out), as one fused ``linear`` op."""
+        if self.bias is None:
+            return ops.Linear.apply(x, self.weight)
+        return ops.Linear.apply(x, self.weight, self.bias)
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments needed to rebuild this layer (used by ``save``)."""
+        return {
+            "n_in": self.n_in,
+            "n_out": self.n_out,
+            "bias": self.bias is not None,
+            "dtype": str(self.weight.dtype),
+        }
 
     def extra_repr(self) -> str:
         return f"{self.n_in}→{self.n_out}" + ("" if self.bias is not None else ", bias=False")

@@ -22,6 +22,22 @@ class Add(Function):
         return grad, grad
 
 
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, grad):
+        return grad, -grad if self.needs_input_grad[1] else None
+
+
+class Neg(Function):
+    def forward(self, x):
+        return np.negative(x)
+
+    def backward(self, grad):
+        return -grad
+
+
 class Mul(Function):
     def forward(self, a, b):
         self.a, self.b = a, b
@@ -30,6 +46,19 @@ class Mul(Function):
     def backward(self, grad):
         need_a, need_b = self.needs_input_grad
         return (grad * self.b if need_a else None, grad * self.a if need_b else None)
+
+
+class Div(Function):
+    """a / b: d/da = 1 / b, d/db = -a / b^2."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, grad):
+        need_a, need_b = self.needs_input_grad
+        ga = grad / self.b
+        return ga if need_a else None, -ga * self.a / self.b if need_b else None
 
 
 class Pow(Function):
@@ -98,6 +127,21 @@ class Sum(Function):
 
     def backward(self, grad):
         return np.broadcast_to(grad.reshape(self.kept), self.shape)
+
+
+class Mean(Function):
+    """Sum over the axes divided by their element count; NaN over no elements (as numpy)."""
+
+    def forward(self, x, axis=None, keepdims=False):
+        axes = _normalize_axes(axis, x.ndim)
+        self.shape = x.shape
+        self.kept = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+        self.count = int(np.prod([x.shape[a] for a in axes]))
+        return np.asarray(x.mean(axis=axes, keepdims=keepdims))
+
+    def backward(self, grad):
+        scale = grad.dtype.type(1.0 / self.count) if self.count else grad.dtype.type(np.nan)
+        return np.broadcast_to(grad.reshape(self.kept) * scale, self.shape)
 
 
 class Max(Function):
@@ -228,39 +272,44 @@ class MatMul(Function):
 
 
 class Linear(Function):
-    """x @ W + b for x (N, n_in), W (n_in, n_out), b (n_out,): the tutorial's linear update.
+    """x @ W (+ b) for x (..., n_in), W (n_in, n_out), b (n_out,): the tutorial's linear update.
 
-    dx = dY W^T, dW = x^T dY, db = sum of dY over the rows. One op instead of matmul + add,
-    so a layer keeps one (N, n_out) array instead of two.
+    dx = dY W^T, dW = x^T dY and db = sum of dY over the rows, with x and dY flattened to
+    rows. One op instead of matmul + add, so a layer keeps one output array instead of two.
     """
 
-    def forward(self, x, w, b):
-        if x.ndim != 2 or w.ndim != 2 or b.ndim != 1:
+    def forward(self, x, w, b=None):
+        if x.ndim < 1 or w.ndim != 2 or (b is not None and b.ndim != 1):
+            bias = "" if b is None else f" and {b.shape}"
             raise ValueError(
-                f"linear: expects x (N, n_in), W (n_in, n_out) and b (n_out,), got shapes "
-                f"{x.shape}, {w.shape} and {b.shape}"
+                f"linear: expects x (..., n_in), W (n_in, n_out) and b (n_out,), got shapes "
+                f"{x.shape}, {w.shape}{bias}"
             )
-        if x.shape[1] != w.shape[0]:
+        if x.shape[-1] != w.shape[0]:
             raise ValueError(
                 f"linear: shapes {x.shape} and {w.shape} do not align "
-                f"({x.shape[1]} != {w.shape[0]})"
+                f"({x.shape[-1]} != {w.shape[0]})"
             )
-        if b.shape[0] != w.shape[1]:
+        if b is not None and b.shape[0] != w.shape[1]:
             raise ValueError(f"linear: bias of shape {b.shape} for {w.shape[1]} outputs")
         self.x, self.w = x, w
         out = x @ w
+        if b is None:
+            return out
         if np.result_type(out, b) != out.dtype:  # keep numpy's promotion of x @ W + b
             return out + b
         out += b
         return out
 
     def backward(self, grad):
-        need_x, need_w, need_b = self.needs_input_grad
-        return (
-            grad @ self.w.T if need_x else None,
-            self.x.T @ grad if need_w else None,
-            grad.sum(axis=0) if need_b else None,
-        )
+        need = self.needs_input_grad
+        x, w = self.x, self.w
+        rows = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
+        gx = grad @ w.T if need[0] else None
+        gw = x.reshape(-1, x.shape[-1]).T @ rows if need[1] else None
+        if len(need) == 2:
+            return gx, gw
+        return gx, gw, rows.sum(axis=0) if need[2] else None
 
 
 # ============================================================================ nonlinear
@@ -271,7 +320,7 @@ class Sigmoid(Function):
     and no overflow for any x (tanh saturates at +-1); dy/dx = y (1 - y)."""
 
     def forward(self, x):
-        y = np.multiply(x, 0.5)
+        y = np.multiply(x, 0.5, out=np.empty(x.shape, np.result_type(x, 0.5)))
         np.tanh(y, out=y)
         y *= 0.5
         y += 0.5
@@ -305,6 +354,23 @@ def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
     """x - logsumexp(x), with the max subtracted first so exp never overflows."""
     shifted = x - np.max(x, axis=axis, keepdims=True)
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+class Softmax(Function):
+    """y = e^x / sum(e^x) (max subtracted first); dx = y * (dy - sum(dy * y))."""
+
+    def forward(self, x, axis=-1):
+        if x.ndim == 0:
+            raise ValueError("softmax: needs at least one axis, got a scalar")
+        self.axis = _normalize_axes(axis, x.ndim)[0]
+        e = np.exp(x - np.max(x, axis=self.axis, keepdims=True))
+        e /= np.sum(e, axis=self.axis, keepdims=True)
+        self.y = e
+        return e
+
+    def backward(self, grad):
+        y = self.y
+        return y * (grad - np.sum(grad * y, axis=self.axis, keepdims=True))
 
 
 class LogSoftmax(Function):

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import traced_call
+from .autograd import VersionClock, stateful
 from .tensor import Tensor
 
 __all__ = ["SGD", "Adam", "Optimizer"]
@@ -22,51 +22,44 @@ class Optimizer:
     hyper: tuple[str, ...] = ("lr",)
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
+        name = type(self).__name__
+        if isinstance(params, Tensor):
+            raise TypeError(f"{name}: params must be an iterable of Tensors, got one Tensor")
         self.params = list(params)
         if not self.params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
-        for p in self.params:
+            raise ValueError(f"{name}: got an empty parameter list")
+        seen: set[int] = set()
+        for i, p in enumerate(self.params):
             if not isinstance(p, Tensor) or not p.requires_grad:
-                raise TypeError(
-                    f"{type(self).__name__}: parameters must be Tensors with requires_grad=True"
-                )
+                raise TypeError(f"{name}: parameters must be Tensors with requires_grad=True")
+            if id(p) in seen:
+                label = f"'{p.name}'" if p.name else f"at position {i}"
+                raise ValueError(f"{name}: parameter {label} appears more than once")
+            seen.add(id(p))
         if not lr > 0:
-            raise ValueError(f"{type(self).__name__}: lr must be positive, got {lr!r}")
+            raise ValueError(f"{name}: lr must be positive, got {lr!r}")
         self.lr = float(lr)
-        self._flat = _FlatParams.make(self.params)
-        self._flat_state: tuple[np.ndarray, ...] = ()
         for slot in self.slots:
-            if self._flat is None:
-                setattr(self, slot, [np.zeros_like(p.data) for p in self.params])
-            else:
-                buffer = np.zeros_like(self._flat.data)
-                self._flat_state += (buffer,)
-                setattr(self, slot, self._flat.split(buffer))
+            setattr(self, slot, [np.zeros_like(p._data) for p in self.params])
 
-    @traced_call
+    @stateful
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to None."""
         for p in self.params:
             p.grad = None
 
-    @traced_call
+    @stateful
     def step(self) -> None:
-        """Update every parameter that has a gradient, in place."""
+        """Update every parameter that has a gradient, in place (each keeps its own array,
+        so arrays taken from ``p.data`` see the new values)."""
         self._begin_step()
-        flat = self._flat
-        if flat is not None and flat.ready(self.params):
-            # all parameters at once: the same arithmetic on one contiguous buffer
-            flat.gather_grads(self.params)
-            self._update(flat.data, flat.grad, *self._flat_state)
-            flat.mark_modified(self.params)
-            return
+        edit = VersionClock.tick()  # backward through a graph made before this step raises
         states = [getattr(self, slot) for slot in self.slots]
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
-            data = p.data
-            self._update(data, p.grad, *(state[i] for state in states))
-            p.data = data  # marks the in-place change for the engine's version check
+            self._update(p._begin_update(), p.grad, *[state[i] for state in states])
+            p._end_update(edit)
 
     def _begin_step(self) -> None:
         """Per-step bookkeeping before the updates (Adam counts steps here)."""
@@ -164,67 +157,3 @@ class Adam(Optimizer):
         s *= b2
         s += (1 - b2) * (grad * grad)
         data -= self._step_size * m / (np.sqrt(s / self._s_correction) + self.eps)
-
-
-class _FlatParams:
-    """Parameters re-seated as views of one contiguous buffer.
-
-    The update rule then runs once on the whole buffer instead of once per parameter:
-    the same elementwise arithmetic, so the same numbers, in a handful of numpy calls.
-    """
-
-    def __init__(self, params: list[Tensor]) -> None:
-        self.data = np.empty(sum(p.size for p in params), dtype=params[0].dtype)
-        self.views = self.split(self.data, params)
-        for p, view in zip(params, self.views):
-            view[...] = p.data
-            p.data = view
-        self.grad = np.empty_like(self.data)
-        self.grad_views = self.split(self.grad, params)
-
-    #: above this many values, gathering the gradients costs more than the calls it saves
-    MAX_SIZE = 1 << 16
-
-    @classmethod
-    def make(cls, params: list[Tensor]) -> _FlatParams | None:
-        """None when the parameters can't or needn't share a buffer (mixed dtypes, repeats,
-        just one, or so many values that per-parameter updates are as fast)."""
-        unique = {id(p) for p in params}
-        if len(params) < 2 or len(unique) != len(params):
-            return None
-        if sum(p.size for p in params) > cls.MAX_SIZE:
-            return None
-        if len({p.dtype for p in params}) != 1:
-            return None
-        return cls(params)
-
-    def split(self, buffer: np.ndarray, params: list[Tensor] | None = None) -> list[np.ndarray]:
-        """Views of ``buffer`` shaped like each parameter."""
-        shapes = [v.shape for v in self.views] if params is None else [p.shape for p in params]
-        views, offset = [], 0
-        for shape in shapes:
-            size = int(np.prod(shape, dtype=np.int64))
-            views.append(buffer[offset : offset + size].reshape(shape))
-            offset += size
-        return views
-
-    def ready(self, params: list[Tensor]) -> bool:
-        """True while every parameter still lives in the buffer and has a gradient.
-
-        (A copy, say after pickling, keeps the views but not their link to the buffer.)
-        """
-        data = self.data
-        return all(
-            p._data is view and view.base is data and p.grad is not None
-            for p, view in zip(params, self.views)
-        )
-
-    def gather_grads(self, params: list[Tensor]) -> None:
-        for view, p in zip(self.grad_views, params):
-            np.copyto(view, p.grad)
-
-    def mark_modified(self, params: list[Tensor]) -> None:
-        """Bump each parameter's version, as assigning ``p.data`` would."""
-        Tensor._edit_count += 1
-        for p in params:
-            p._version = Tensor._edit_count

@@ -8,6 +8,7 @@ the target, so a crash midway leaves the previous file intact. The metadata is t
 from __future__ import annotations
 
 import contextlib
+import importlib
 import json
 import os
 import tempfile
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .nn import MLP, Linear, Module
+from .nn import Module
 from .version import __version__
 
 __all__ = [
@@ -31,7 +32,7 @@ __all__ = [
 ]
 
 FORMAT = "tinygrad_nn"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: "class" is an import path (tinygrad_nn.nn.MLP)
 META_KEY = "__meta__"
 
 
@@ -118,28 +119,20 @@ def read_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
 # ----------------------------------------------------------------------------- models
 
 
-def _module_meta(model: Module) -> dict:
-    meta: dict[str, Any] = {"kind": "module", "class": type(model).__name__}
-    if isinstance(model, MLP):
-        meta["config"] = model.config()
-    elif isinstance(model, Linear):
-        meta["config"] = {
-            "n_in": model.n_in,
-            "n_out": model.n_out,
-            "bias": model.bias is not None,
-            "dtype": str(model.weight.dtype),
-        }
-    return meta
+def _class_path(obj: Any) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
 def save(obj: Any, path: str | os.PathLike, **metadata: Any) -> None:
     """Save a Module (or a fitted ``MLPClassifier``) to ``path``, atomically.
 
-    Extra keyword arguments are stored as JSON metadata (``load_state`` returns them).
+    The metadata records the class and its ``config()``, so :func:`load` can rebuild the
+    package's own modules; extra keyword arguments are stored as JSON metadata
+    (``load_state`` returns them under ``"user"``).
     """
     if isinstance(obj, Module):
         arrays = obj.state_dict()
-        meta = _module_meta(obj)
+        meta = {"kind": "module", "class": _class_path(obj), "config": obj.config()}
     elif hasattr(obj, "_checkpoint_payload"):
         arrays, meta = obj._checkpoint_payload()
     else:
@@ -160,31 +153,49 @@ def load_state(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
     return arrays, meta
 
 
+_CUSTOM = (
+    "build it yourself and use model.load_state_dict(tinygrad_nn.serialize.load_state(path)[0])"
+)
+
+
+def _saved_class(path: Any, meta: dict) -> type:
+    """The class a file was saved from; only the package's own classes are rebuilt."""
+    name = meta.get("class")
+    if not isinstance(name, str) or not name:
+        raise CheckpointError(path, "the metadata names no class")
+    if "." not in name:  # files written by version 0.1 name the class alone
+        home = "nn" if meta.get("kind") == "module" else "estimator"
+        name = f"tinygrad_nn.{home}.{name}"
+    module, _, attr = name.rpartition(".")
+    if module != "tinygrad_nn" and not module.startswith("tinygrad_nn."):
+        raise CheckpointError(path, f"holds a custom module {attr!r}; {_CUSTOM}")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except ModuleNotFoundError as err:
+        if getattr(err, "name", "").startswith("tinygrad_nn"):
+            raise CheckpointError(path, f"names an unknown class {name!r}") from None
+        raise
+    except AttributeError:
+        raise CheckpointError(path, f"names an unknown class {name!r}") from None
+    if not isinstance(cls, type) or not hasattr(cls, "_from_checkpoint"):
+        raise CheckpointError(path, f"names {name!r}, which cannot be loaded")
+    return cls
+
+
 def load(path: str | os.PathLike) -> Any:
-    """Rebuild what :func:`save` wrote: an ``MLP``, a ``Linear`` or a fitted estimator."""
+    """Rebuild what :func:`save` wrote: a module of this package (``MLP``, ``Linear``, ...)
+    or a fitted estimator. A file holding your own Module class raises
+    :class:`CheckpointError` pointing to :func:`load_state`."""
     arrays, meta = read_file(path)
     kind = meta.get("kind")
-    if kind == "estimator":
-        from .estimator import MLPClassifier
-
-        return MLPClassifier._from_checkpoint(arrays, meta, path)
-    if kind != "module":
+    if kind not in ("module", "estimator"):
         raise CheckpointError(path, f"holds a {kind!r}; load it with the function that wrote it")
-    cls, config = meta.get("class"), meta.get("config")
+    cls = _saved_class(path, meta)
+    if kind == "module" and not isinstance(meta.get("config"), dict):
+        raise CheckpointError(path, f"holds a custom module {cls.__name__!r}; {_CUSTOM}")
     try:
-        if cls == "MLP" and config is not None:
-            model: Module = MLP(**config)
-        elif cls == "Linear" and config is not None:
-            model = Linear(**config)
-        else:
-            raise CheckpointError(
-                path,
-                f"holds a custom module {cls!r}; build it yourself and use "
-                "model.load_state_dict(tinygrad_nn.serialize.load_state(path)[0])",
-            )
-        model.load_state_dict(arrays)
-    except (TypeError, ValueError) as err:
+        return cls._from_checkpoint(arrays, meta)
+    except (KeyError, TypeError, ValueError) as err:
         if isinstance(err, CheckpointError):
             raise
         raise CheckpointError(path, f"does not match its own metadata ({err})") from None
-    return model

@@ -1,20 +1,37 @@
 """Tensor: a numpy array that remembers the operation that made it.
 
-Every operator and method is a one-line call into an op of ``ops.py``; sub, neg, div, mean
-and softmax are composed from those primitives.
+Every operator and method is a one-line call into an op of ``ops.py``. ``Tensor._apply``
+is where an op runs: inputs become Tensors, ``forward`` runs on their arrays, and when
+grad is recorded the result points at the op (``result.op``) and the op at its inputs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import threading
 import weakref
+from collections.abc import Callable, Iterator
 from numbers import Number
 from typing import Any
 
 import numpy as np
 
 from . import autograd, ops
+from .autograd import Function, VersionClock, _state
 
-__all__ = ["Tensor", "get_default_dtype", "set_default_dtype", "softmax_cross_entropy"]
+__all__ = [
+    "Tensor",
+    "Composite",
+    "composite",
+    "current_scope",
+    "get_default_dtype",
+    "pop_scope",
+    "push_scope",
+    "scope",
+    "set_default_dtype",
+    "softmax_cross_entropy",
+]
 
 _default_dtype = np.dtype(np.float32)
 
@@ -34,23 +51,26 @@ def get_default_dtype() -> np.dtype:
 
 
 def _to_array(data: Any, dtype: Any) -> np.ndarray:
+    """Tensor data: float arrays keep their dtype, bool data stays a bool mask, other
+    numbers become the default float dtype; ``dtype`` (float, integer or bool) forces one."""
     if isinstance(data, Tensor):
         data = data._data
     if dtype is not None:
         dt = np.dtype(dtype)
-        if dt.kind != "f":
-            raise TypeError(f"Tensor: dtype must be a float dtype, got {dt}")
+        if dt.kind not in "fiub":
+            raise TypeError(f"Tensor: dtype must be a float, integer or bool dtype, got {dt}")
         try:
             return np.asarray(data, dtype=dt)
         except (TypeError, ValueError) as err:
             raise TypeError(
                 f"Tensor: cannot make a {dt} tensor from {type(data).__name__}: {err}"
             ) from None
-    keeps_dtype = isinstance(data, (np.ndarray, np.generic)) and data.dtype.kind == "f"
+    if isinstance(data, (np.ndarray, np.generic)) and data.dtype.kind in "fb":
+        return np.asarray(data)
     arr = np.asarray(data)
-    if keeps_dtype:
+    if arr.dtype.kind == "b":
         return arr
-    if arr.dtype.kind not in "biuf":
+    if arr.dtype.kind not in "iuf":
         raise TypeError(
             f"Tensor: cannot make a tensor from {type(data).__name__} (numpy dtype {arr.dtype}); "
             "give numbers, nested lists of numbers or a numeric array"
@@ -62,37 +82,196 @@ def _is_operand(x: Any) -> bool:
     return isinstance(x, (Tensor, np.ndarray, np.generic, Number)) and not isinstance(x, bool)
 
 
-def _lift(x: Any, like: Tensor) -> Any:
-    """Python numbers take the other operand's dtype (numpy's weak scalars)."""
-    if isinstance(x, Number) and not isinstance(x, (np.generic, bool)):
-        return Tensor(np.asarray(x, dtype=like.dtype))
-    return x
+def _operand(x: Any, like: Tensor | None) -> Tensor:
+    """A Tensor for the non-Tensor side of an op. Python numbers take the float dtype of
+    the other operand (numpy's weak scalars), so ``t * 0.5`` keeps ``t``'s float32."""
+    if isinstance(x, Tensor):
+        return x
+    if like is not None and isinstance(x, Number) and not isinstance(x, (np.generic, bool)):
+        kind = like._data.dtype
+        return Tensor(np.asarray(x, dtype=kind if kind.kind == "f" else _default_dtype))
+    return Tensor(x)
 
 
-def _index_to_numpy(index: Any) -> Any:
+def _index_array(index: Any) -> Any:
+    """One index item as numpy takes it; a float Tensor must hold whole numbers."""
     if isinstance(index, Tensor):
-        return index._data.astype(np.intp) if index.dtype.kind == "f" else index._data
+        data = index._data
+        if data.dtype.kind == "f":
+            if not (np.all(np.isfinite(data)) and np.all(data == np.round(data))):
+                bad = data[~(np.isfinite(data) & (data == np.round(data)))].ravel()[0]
+                raise IndexError(
+                    f"getitem: index tensor holds the non-integer value {bad!r}; "
+                    "index with integers or a boolean mask"
+                )
+            return data.astype(np.intp)
+        return data
     if isinstance(index, list):
         return np.asarray(index)
     if isinstance(index, tuple):
-        return tuple(_index_to_numpy(i) for i in index)
+        return tuple(_index_array(i) for i in index)
     return index
+
+
+# ----------------------------------------------------------------------------- scopes
+
+
+class _Scopes(threading.local):
+    def __init__(self) -> None:
+        self.stack: tuple = ()
+
+
+_scopes = _Scopes()
+
+
+def current_scope() -> tuple:
+    """The modules and composites the current op runs in, outermost first (per thread)."""
+    return _scopes.stack
+
+
+def push_scope(entry: Any) -> tuple:
+    """Enter ``entry`` (as :func:`scope` does); returns what :func:`pop_scope` restores."""
+    saved = _scopes.stack
+    _scopes.stack = saved + (entry,)
+    return saved
+
+
+def pop_scope(saved: tuple) -> None:
+    """Leave the scope entered by the :func:`push_scope` that returned ``saved``."""
+    _scopes.stack = saved
+
+
+@contextlib.contextmanager
+def scope(entry: Any) -> Iterator[None]:
+    """Ops made inside record that they ran in ``entry`` (a Module, or a :class:`Composite`).
+
+    Drawings group them by it; anomaly messages name the innermost one.
+    """
+    saved = _scopes.stack
+    _scopes.stack = saved + (entry,)
+    try:
+        yield
+    finally:
+        _scopes.stack = saved
+
+
+class Composite:
+    """A scope entry for an operation written with other ops (``var``, a loss): drawings
+    show it as one node named ``name`` and its errors are reported under that name."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    @property
+    def scope_name(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"Composite({self.name!r})"
+
+
+def composite(fn: Callable | None = None, *, name: str | None = None) -> Callable:
+    """Decorate a function built from Tensor ops so that it reads as one op.
+
+    Its ops are recorded inside a :class:`Composite` scope named after the function (or
+    ``name``), and a ``ValueError`` raised by one of them names the composite instead::
+
+        @composite
+        def mse(pred, target):
+            return ((pred - target) ** 2).mean()
+    """
+
+    def wrap(f: Callable) -> Callable:
+        label = name or f.__name__
+
+        @functools.wraps(f)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            saved = _scopes.stack
+            _scopes.stack = saved + (Composite(label),)
+            try:
+                return f(*args, **kwargs)
+            except ValueError as err:
+                head, sep, rest = str(err).partition(": ")
+                if head == label:
+                    raise
+                inner = rest if sep and " " not in head else str(err)  # drop "sub: "
+                raise ValueError(f"{label}: {inner}") from None
+            finally:
+                _scopes.stack = saved
+
+        return run
+
+    return wrap(fn) if fn is not None else wrap
+
+
+# ----------------------------------------------------------------------------- held arrays
+
+
+class _HeldArray(np.ndarray):
+    """What ``.data`` and ``.numpy()`` hand out while a recorded op holds the tensor: a
+    read-only view whose writes raise an error naming the tensor and the op."""
+
+    message = "this array is held by a graph"
+
+    def __array_finalize__(self, obj: Any) -> None:
+        self.message = getattr(obj, "message", _HeldArray.message)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if not self.flags.writeable:
+            raise RuntimeError(self.message)
+        super().__setitem__(index, value)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        out = kwargs.get("out")
+        if out:
+            for o in out:
+                if isinstance(o, _HeldArray) and not o.flags.writeable:
+                    raise RuntimeError(o.message)
+            kwargs["out"] = tuple(
+                o.view(np.ndarray) if isinstance(o, np.ndarray) else o for o in out
+            )
+        plain = tuple(x.view(np.ndarray) if isinstance(x, _HeldArray) else x for x in inputs)
+        return getattr(ufunc, method)(*plain, **kwargs)
+
+
+def _lock(array: np.ndarray) -> None:
+    with contextlib.suppress(ValueError):
+        array.setflags(write=False)
+
+
+def _unlock(array: np.ndarray) -> None:
+    with contextlib.suppress(ValueError):  # its base was locked meanwhile: leave it
+        array.setflags(write=True)
+
+
+# ----------------------------------------------------------------------------- Tensor
 
 
 class Tensor:
     """An n-dimensional array with reverse-mode automatic differentiation.
 
-    ``data`` is anything ``np.asarray`` takes. Python numbers, lists and integer or bool
-    arrays become the default float dtype (float32, see :func:`set_default_dtype`); numpy
-    float arrays keep theirs. ``requires_grad=True`` makes it a leaf whose ``.grad`` is
-    filled by ``backward()``.
+    ``data`` is anything ``np.asarray`` takes. Python numbers, lists and integer arrays
+    become the default float dtype (float32, see :func:`set_default_dtype`); numpy float
+    arrays keep theirs (and share memory); bool data stays a bool mask. ``dtype`` forces a
+    float, integer or bool dtype. ``requires_grad=True`` (float tensors only) makes it a
+    leaf whose ``.grad`` is filled by ``backward()``.
     """
 
-    __slots__ = ("_data", "grad", "requires_grad", "name", "op", "_version", "__weakref__")
+    __slots__ = (
+        "_data",
+        "grad",
+        "requires_grad",
+        "name",
+        "op",
+        "_version",
+        "_holds",
+        "_holder",
+        "_locked",
+        "__weakref__",
+    )
     __array_ufunc__ = None  # make numpy defer to our reflected operators: arr + t -> Tensor
-    #: counts in-place modifications of all tensors; a tensor's ``_version`` is this count at
-    #: its own last modification, so backward checks inputs only when the count moved
-    _edit_count = 0
 
     def __init__(
         self,
@@ -102,14 +281,20 @@ class Tensor:
         name: str | None = None,
     ) -> None:
         self._data = _to_array(data, dtype)
+        if requires_grad and self._data.dtype.kind != "f":
+            raise TypeError(
+                f"Tensor: only float tensors can require grad, got dtype {self._data.dtype}"
+            )
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self.name = name
-        self.op: autograd.Function | None = None
+        self.op: Function | None = None
         self._version = 0
+        self._holds = 0
+        self._locked: np.ndarray | None = None
 
     @classmethod
-    def _from_op(cls, data: np.ndarray, op: autograd.Function | None) -> Tensor:
+    def _from_op(cls, data: np.ndarray, op: Function | None) -> Tensor:
         t = cls.__new__(cls)
         t._data = data
         t.grad = None
@@ -117,36 +302,130 @@ class Tensor:
         t.name = None
         t.op = op
         t._version = 0
+        t._holds = 0
+        t._locked = None
         return t
+
+    @classmethod
+    def _apply(cls, fn_cls: type[Function], inputs: tuple, settings: dict) -> Tensor:
+        """Run ``fn_cls`` on ``inputs`` (Tensors, arrays or numbers) and wrap its result;
+        record it when grad is enabled and some input requires grad."""
+        tensors = inputs
+        for x in inputs:
+            if type(x) is not Tensor:
+                like = next((t for t in inputs if isinstance(t, Tensor)), None)
+                tensors = tuple([_operand(t, like) for t in inputs])
+                break
+        fn = fn_cls()
+        record = False
+        if _state.grad_enabled:
+            for t in tensors:
+                if t.requires_grad:
+                    record = True
+                    break
+        if record:
+            fn.needs_input_grad = tuple([t.requires_grad for t in tensors])
+        try:
+            out = fn.forward(*[t._data for t in tensors], **settings)
+        except ValueError as err:
+            raise _shape_error(fn_cls.name, tensors, err) from None
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)
+        if record:
+            fn.record(tensors, _scopes.stack)
+            result = cls._from_op(out, fn)
+        else:
+            result = cls._from_op(out, None)
+        for hook in _state.hooks:
+            hook.on_forward(fn, tensors, settings, result)
+        return result
+
+    # ------------------------------------------------------------------ holding
+    def _hold(self, op_name: str) -> None:
+        """A recorded op saved this tensor for backward: make its array read-only."""
+        self._holds += 1
+        self._holder = op_name
+        if self._holds == 1 and self.op is None and self._data.flags.writeable:
+            _lock(self._data)
+            self._locked = self._data
+
+    def _unhold(self) -> None:
+        self._holds -= 1
+        if self._holds == 0 and self._locked is not None:
+            _unlock(self._locked)
+            self._locked = None
+
+    def _held_view(self) -> np.ndarray:
+        view = self._data.view(_HeldArray)
+        view.setflags(write=False)
+        label = f"tensor '{self.name}'" if self.name else f"a tensor of shape {self.shape}"
+        holder = getattr(self, "_holder", None) or (self.op.name if self.op else "an op")
+        view.message = (
+            f"{label} is held for backward by '{holder}': writing into it now would make "
+            "the gradients wrong. Call backward() first, or write into a copy."
+        )
+        return view
+
+    def _begin_update(self) -> np.ndarray:
+        """The array, writable, for an in-place update by its owner (an optimizer,
+        ``load_state_dict``); :meth:`_end_update` follows."""
+        if self._locked is not None:
+            _unlock(self._locked)
+        return self._data
+
+    def _end_update(self, version: int) -> None:
+        """Lock again if held, and record the edit: backward through an older graph raises."""
+        if self._locked is not None:
+            _lock(self._locked)
+        self._version = version
+
+    def _is_held(self) -> bool:
+        return self._holds > 0 or (self.op is not None and not self.op._released)
 
     # ------------------------------------------------------------------ attributes
     @property
     def data(self) -> np.ndarray:
-        """The values, a numpy array. Assigning (also ``t.data -= x``) bumps the version."""
-        return self._data
+        """The values, a numpy array, shared with the tensor.
+
+        While a recorded op holds the tensor for backward the array is read-only, and a
+        write raises an error naming the tensor and the op. Assigning ``t.data = x``
+        casts ``x`` to the tensor's dtype and counts as an in-place change: backward
+        through a graph made before it raises.
+        """
+        return self._held_view() if self._is_held() else self._data
 
     @data.setter
     def data(self, value: Any) -> None:
-        if autograd._state.tracer is not None:
-            autograd.check_untraced_write(self)
-        self._data = value if isinstance(value, np.ndarray) else np.asarray(value, self.dtype)
-        Tensor._edit_count += 1
-        self._version = Tensor._edit_count
+        for hook in _state.hooks:
+            hook.on_write(self)
+        arr = np.asarray(value.view(np.ndarray) if isinstance(value, _HeldArray) else value)
+        if arr.dtype != self._data.dtype:
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(
+                    f"data: cannot store {arr.dtype} values in a {self._data.dtype} tensor"
+                )
+            arr = arr.astype(self._data.dtype)
+        self._data = arr
+        self._version = VersionClock.tick()
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The array's shape."""
         return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The array's dtype."""
         return self._data.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of axes."""
         return self._data.ndim
 
     @property
     def size(self) -> int:
+        """The number of elements."""
         return self._data.size
 
     @property
@@ -156,12 +435,35 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:
+        """The transpose (all axes reversed)."""
         return self.transpose()
 
     def __len__(self) -> int:
         if self.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
         return self.shape[0]
+
+    def __iter__(self) -> Iterator[Tensor]:
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.shape[0]))
+
+    def __bool__(self) -> bool:
+        if self.size != 1:
+            raise ValueError(
+                f"the truth value of a tensor with {self.size} elements is ambiguous; "
+                "use .any() or .all() on .numpy()"
+            )
+        return bool(self._data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """numpy sees the values (``np.asarray(t)``); the result is outside the graph."""
+        if copy:
+            return np.array(self._data, dtype=dtype, copy=True)
+        return self._data if dtype is None else self._data.astype(dtype, copy=False)
 
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", threshold=20, precision=4)
@@ -178,11 +480,11 @@ class Tensor:
 
     # ------------------------------------------------------------------ graph
     def numpy(self) -> np.ndarray:
-        """The data as a numpy array (shared, not copied)."""
-        return self._data
+        """The data as a numpy array (shared, not copied; read-only while held, as ``.data``)."""
+        return self.data
 
     def item(self) -> float:
-        """The value of a one-element tensor as a Python float."""
+        """The value of a one-element tensor as a Python number."""
         if self._data.size != 1:
             raise ValueError(f"item: tensor of shape {self.shape} has {self.size} elements, not 1")
         return self._data.item()
@@ -197,7 +499,7 @@ class Tensor:
             self.op._retained = weakref.ref(self)
         return self
 
-    @autograd.traced_call
+    @autograd.stateful
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (sets ``.grad`` to None)."""
         self.grad = None
@@ -212,21 +514,27 @@ class Tensor:
 
     # ------------------------------------------------------------------ elementwise
     def add(self, other: Any) -> Tensor:
-        return ops.Add.apply(self, other if type(other) is Tensor else _lift(other, self))
-
-    def mul(self, other: Any) -> Tensor:
-        return ops.Mul.apply(self, other if type(other) is Tensor else _lift(other, self))
-
-    def neg(self) -> Tensor:
-        return ops.Mul.apply(self, Tensor(np.asarray(-1, dtype=self.dtype)))
+        """self + other, with numpy broadcasting."""
+        return ops.Add.apply(self, other)
 
     def sub(self, other: Any) -> Tensor:
-        return self.add(-_as_tensor(other, self))
+        """self - other, with numpy broadcasting."""
+        return ops.Sub.apply(self, other)
+
+    def mul(self, other: Any) -> Tensor:
+        """self * other, with numpy broadcasting."""
+        return ops.Mul.apply(self, other)
 
     def div(self, other: Any) -> Tensor:
-        return self.mul(_as_tensor(other, self) ** -1)
+        """self / other, with numpy broadcasting."""
+        return ops.Div.apply(self, other)
+
+    def neg(self) -> Tensor:
+        """-self."""
+        return ops.Neg.apply(self)
 
     def pow(self, exponent: float) -> Tensor:
+        """self ** exponent for a Python number ``exponent``."""
         if isinstance(exponent, Tensor):
             raise TypeError("pow: the exponent must be a Python number, not a Tensor")
         if not isinstance(exponent, Number) or isinstance(exponent, bool):
@@ -234,53 +542,66 @@ class Tensor:
         return ops.Pow.apply(self, exponent=exponent)
 
     def exp(self) -> Tensor:
+        """e ** self."""
         return ops.Exp.apply(self)
 
     def log(self) -> Tensor:
+        """Natural logarithm."""
         return ops.Log.apply(self)
 
     def sigmoid(self) -> Tensor:
+        """1 / (1 + e ** -self)."""
         return ops.Sigmoid.apply(self)
 
     def tanh(self) -> Tensor:
+        """Hyperbolic tangent."""
         return ops.Tanh.apply(self)
 
     def relu(self) -> Tensor:
+        """max(self, 0)."""
         return ops.Relu.apply(self)
 
     # ------------------------------------------------------------------ reductions
     def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (an int, a tuple, or None for all)."""
         return ops.Sum.apply(self, axis=axis, keepdims=keepdims)
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
-
     def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
-        axes = ops._normalize_axes(axis, self.ndim)
-        count = int(np.prod([self.shape[a] for a in axes]))
-        return self.sum(axis, keepdims) * (1.0 / count)
+        """Mean over ``axis``; NaN (with numpy's warning) over no elements."""
+        return ops.Mean.apply(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis``; ties share the gradient evenly."""
+        return ops.Max.apply(self, axis=axis, keepdims=keepdims)
 
     # ------------------------------------------------------------------ shape
     def reshape(self, *shape: Any) -> Tensor:
+        """The same values in ``shape`` (one -1 allowed): ``t.reshape(2, 3)`` or ``((2, 3))``."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
         return ops.Reshape.apply(self, shape=shape)
 
     def transpose(self, axes: Any = None) -> Tensor:
+        """Axes permuted by ``axes`` (reversed when None)."""
         return ops.Transpose.apply(self, axes=axes)
 
     def __getitem__(self, index: Any) -> Tensor:
-        return ops.GetItem.apply(self, index=_index_to_numpy(index))
+        """numpy indexing: ints, slices, None, ``...``, integer arrays and boolean masks
+        (arrays, lists or Tensors). Repeated integer indices sum their gradients."""
+        return ops.GetItem.apply(self, index=_index_array(index))
 
     # ------------------------------------------------------------------ matmul, softmax, loss
     def matmul(self, other: Any) -> Tensor:
+        """self @ other with numpy's rules (1-D, 2-D and batched)."""
         return ops.MatMul.apply(self, other)
 
-    def log_softmax(self, axis: int = -1) -> Tensor:
-        return ops.LogSoftmax.apply(self, axis=axis)
-
     def softmax(self, axis: int = -1) -> Tensor:
-        return self.log_softmax(axis).exp()
+        """exp(self) / sum(exp(self)) along ``axis``, computed stably."""
+        return ops.Softmax.apply(self, axis=axis)
+
+    def log_softmax(self, axis: int = -1) -> Tensor:
+        """self - logsumexp(self) along ``axis``, computed stably."""
+        return ops.LogSoftmax.apply(self, axis=axis)
 
     def softmax_cross_entropy(self, targets: Any) -> Tensor:
         """Mean cross-entropy of logits (N, K) against integer classes (N,)."""
@@ -288,65 +609,70 @@ class Tensor:
 
     # ------------------------------------------------------------------ operators
     def __add__(self, other: Any) -> Tensor:
-        if type(other) is Tensor:
-            return ops.Add.apply(self, other)
-        return self.add(other) if _is_operand(other) else NotImplemented
+        return ops.Add.apply(self, other) if _is_operand(other) else NotImplemented
 
     def __radd__(self, other: Any) -> Tensor:
-        return _as_tensor(other, self).add(self) if _is_operand(other) else NotImplemented
+        return ops.Add.apply(other, self) if _is_operand(other) else NotImplemented
 
     def __sub__(self, other: Any) -> Tensor:
-        return self.sub(other) if _is_operand(other) else NotImplemented
+        return ops.Sub.apply(self, other) if _is_operand(other) else NotImplemented
 
     def __rsub__(self, other: Any) -> Tensor:
-        return _as_tensor(other, self).sub(self) if _is_operand(other) else NotImplemented
+        return ops.Sub.apply(other, self) if _is_operand(other) else NotImplemented
 
     def __mul__(self, other: Any) -> Tensor:
-        if type(other) is Tensor:
-            return ops.Mul.apply(self, other)
-        return self.mul(other) if _is_operand(other) else NotImplemented
+        return ops.Mul.apply(self, other) if _is_operand(other) else NotImplemented
 
     def __rmul__(self, other: Any) -> Tensor:
-        return _as_tensor(other, self).mul(self) if _is_operand(other) else NotImplemented
+        return ops.Mul.apply(other, self) if _is_operand(other) else NotImplemented
 
     def __truediv__(self, other: Any) -> Tensor:
-        return self.div(other) if _is_operand(other) else NotImplemented
+        return ops.Div.apply(self, other) if _is_operand(other) else NotImplemented
 
     def __rtruediv__(self, other: Any) -> Tensor:
-        return _as_tensor(other, self).div(self) if _is_operand(other) else NotImplemented
+        return ops.Div.apply(other, self) if _is_operand(other) else NotImplemented
 
     def __matmul__(self, other: Any) -> Tensor:
-        if type(other) is Tensor:
-            return ops.MatMul.apply(self, other)
-        return self.matmul(other) if _is_operand(other) else NotImplemented
+        return ops.MatMul.apply(self, other) if _is_operand(other) else NotImplemented
 
     def __rmatmul__(self, other: Any) -> Tensor:
         return ops.MatMul.apply(other, self) if _is_operand(other) else NotImplemented
 
     def __neg__(self) -> Tensor:
-        return self.neg()
+        return ops.Neg.apply(self)
 
     def __pow__(self, exponent: Any) -> Tensor:
         return self.pow(exponent)
 
     def __rpow__(self, base: Any) -> Tensor:
-        # p ** t = exp(t log p), defined for a positive number p
-        if not isinstance(base, Number) or isinstance(base, bool) or not base > 0:
-            raise TypeError(
-                f"pow: the base of number ** Tensor must be a positive number, got {base!r}"
-            )
-        return (self * float(np.log(base))).exp()
+        return _number_pow(base, self)
 
 
-def _as_tensor(x: Any, like: Tensor) -> Tensor:
-    x = _lift(x, like)
-    return x if isinstance(x, Tensor) else Tensor(x)
+@composite(name="pow")
+def _number_pow(base: Any, exponent: Tensor) -> Tensor:
+    """base ** exponent = exp(exponent log base), for a positive number ``base``."""
+    if not isinstance(base, Number) or isinstance(base, bool) or not base > 0:
+        raise TypeError(
+            f"pow: the base of number ** Tensor must be a positive number, got {base!r}"
+        )
+    return (exponent * float(np.log(base))).exp()
+
+
+def _shape_error(name: str, tensors: tuple, err: ValueError) -> ValueError:
+    """Reword a numpy ValueError so it names the op and the input shapes."""
+    msg = str(err)
+    if msg.startswith(f"{name}:"):
+        return err
+    shapes = " and ".join(str(t.shape) for t in tensors)
+    if "broadcast" in msg:
+        return ValueError(f"{name}: shapes {shapes} cannot be broadcast together")
+    return ValueError(f"{name}: invalid inputs of shapes {shapes}: {msg}")
 
 
 def softmax_cross_entropy(logits: Tensor, targets: Any) -> Tensor:
     """Mean over N of ``-log softmax(logits)[n, targets[n]]``, one fused stable op.
 
-    logits: (N, K); targets: (N,) integer class indices as a list, array or Tensor.
+    logits: (N, K) float; targets: (N,) integer class indices as a list, array or Tensor.
     The gradient with respect to logits is ``(softmax - onehot) / N``.
     """
     if isinstance(targets, Tensor):
@@ -354,4 +680,4 @@ def softmax_cross_entropy(logits: Tensor, targets: Any) -> Tensor:
     return ops.SoftmaxCrossEntropy.apply(logits, targets=targets)
 
 
-autograd.register_tensor_type(Tensor)
+Function.result_type = Tensor

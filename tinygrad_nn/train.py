@@ -8,15 +8,14 @@ the number of examples in the batch.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from ._optional import progress_bar
 from .autograd import no_grad
 from .compile import compile
 from .data import minibatches
@@ -226,13 +225,8 @@ def fit(
         X = X.astype(get_default_dtype())
     step = training_step(model, optimizer, lam, compiled=compiled)
     forward = eval_forward(model, compiled)
-    bar = tqdm(
-        range(start, epochs),
-        initial=start,
-        total=epochs,
-        desc=description,
-        disable=not progress or not sys.stderr.isatty(),
-        leave=False,
+    bar = progress_bar(
+        range(start, epochs), initial=start, total=epochs, desc=description, enabled=progress
     )
     for epoch in bar:
         began = time.perf_counter()

@@ -27,12 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import graphviz
 import numpy as np
 
-from . import autograd
+from ._optional import require
 from .autograd import Function, toposort
 from .tensor import Tensor
+
+graphviz = require("graphviz", "viz", "drawing graphs")
 
 __all__ = [
     "GraphvizNotFoundError",
@@ -391,10 +392,3 @@ def save_svg(tensor: Tensor, path: str | os.PathLike, **options: Any) -> Path:
         raise GraphvizNotFoundError(_INSTALL_HELP.format(dot_path=dot_path)) from None
     path.write_bytes(svg)
     return path
-
-
-def _draw_anomaly(err: Any) -> graphviz.Digraph:
-    return draw(err.tensor, highlight=err.op)
-
-
-autograd.register_anomaly_drawer(_draw_anomaly)

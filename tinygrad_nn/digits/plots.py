@@ -6,8 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+
+from .._optional import require
+
+require("matplotlib", "digits", "the digits plots")
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 __all__ = ["confusion_matrix_plot", "lambda_curve_plot", "loss_curves_plot"]
 

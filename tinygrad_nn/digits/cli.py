@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from ..serialize import save
 from .experiment import PRESETS, Preset, run_digits
 from .report import table_rows
-from .serialize import save
 
 __all__ = ["main"]
 
@@ -133,9 +133,9 @@ def results_table(summary: dict[str, Any]) -> str:
 def training_step_graph(model: Any, X: np.ndarray, y: np.ndarray, lam: float) -> Any:
     """Forward, loss (cross-entropy + L2) and backward on one batch; returns the loss tensor
     with every intermediate gradient kept, ready to draw."""
-    from .tensor import Tensor
-    from .train import objective
-    from .viz import retain_all_grads
+    from ..tensor import Tensor
+    from ..train import objective
+    from ..viz import retain_all_grads
 
     loss, _ = objective(model, Tensor(X, name="x"), y, lam)
     retain_all_grads(loss)
@@ -144,8 +144,8 @@ def training_step_graph(model: Any, X: np.ndarray, y: np.ndarray, lam: float) ->
 
 
 def _write_graphs(model: Any, scale: bool, lam: float, out: Path, batch: int = 32) -> None:
+    from ..viz import save_svg
     from .data import load_digits_splits
-    from .viz import save_svg
 
     splits = load_digits_splits(scale=scale)
     loss = training_step_graph(model, splits.X_train[:batch], splits.y_train[:batch], lam)
@@ -155,10 +155,10 @@ def _write_graphs(model: Any, scale: bool, lam: float, out: Path, batch: int = 3
 
 def run_graph_command(args: argparse.Namespace) -> int:
     """``tinygrad-nn graph``: draw a saved model's training-step graph."""
+    from ..nn import MLP
+    from ..serialize import load, load_state
+    from ..viz import save_svg
     from .data import load_digits_splits
-    from .nn import MLP
-    from .serialize import load, load_state
-    from .viz import save_svg
 
     model = load(args.model)
     if not isinstance(model, MLP):
@@ -226,7 +226,7 @@ def run_digits_command(args: argparse.Namespace) -> int:
         scale_inputs=preset.scale,
         test_accuracy=chosen.test_accuracy,
     )
-    from .viz import GraphvizNotFoundError
+    from ..viz import GraphvizNotFoundError
 
     written = "results.json, lambda_curve.png, loss_curves.png, confusion_matrix.png"
     try:

@@ -11,22 +11,18 @@ from __future__ import annotations
 import dataclasses
 import platform
 import shutil
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from joblib import Parallel, delayed
-from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
 
+from ..nn import MLP
+from ..train import History, evaluate, predict
+from ..version import __version__
 from .data import load_digits_splits
-from .nn import MLP
-from .search import TrainSpec, train_spec
-from .train import History, evaluate, predict
-from .version import __version__
+from .search import TrainSpec, best_of, run_jobs, search_lambda
 
 __all__ = ["PRESETS", "TUTORIAL_REPORTED", "Preset", "run_digits"]
 
@@ -95,28 +91,8 @@ class SeedResult:
     test_predictions: np.ndarray = field(repr=False)
 
 
-def _job(preset: Preset, lam: float, data: tuple, seed: int, path: Path | None) -> tuple:
-    with threadpool_limits(1):
-        began = time.perf_counter()
-        model, history = train_spec(preset.spec, lam, data, seed, checkpoint=path)
-        return model.state_dict(), history, time.perf_counter() - began
-
-
 def _checkpoint_path(folder: Path | None, preset: str, seed: int, tag: str) -> Path | None:
     return None if folder is None else folder / f"{preset}-seed{seed}-{tag}.npz"
-
-
-def _run_jobs(jobs: list[tuple], n_jobs: int, progress: bool, label: str) -> list[tuple]:
-    runner = Parallel(n_jobs=n_jobs, return_as="generator")
-    results = runner(delayed(_job)(*job) for job in jobs)
-    bar = tqdm(
-        results,
-        total=len(jobs),
-        desc=label,
-        unit="run",
-        disable=not progress or not sys.stderr.isatty(),
-    )
-    return list(bar)
 
 
 def _rebuild(spec: TrainSpec, state: dict[str, np.ndarray]) -> MLP:
@@ -135,21 +111,19 @@ def run_preset(
     """Search lambda on validation, then score the chosen model on test, for every seed."""
     splits = load_digits_splits(scale=preset.scale)
     data = (splits.X_train, splits.y_train, splits.X_valid, splits.y_valid)
-    jobs = [
-        (preset, lam, data, seed, _checkpoint_path(checkpoints, preset.name, seed, f"lam{i}"))
-        for seed in seeds
-        for i, lam in enumerate(preset.lambdas)
-    ]
-    searched = _run_jobs(jobs, n_jobs, progress, f"{preset.name}: lambda search")
+    searched = search_lambda(
+        preset.lambdas,
+        preset.spec,
+        data,
+        seeds,
+        n_jobs,
+        progress,
+        checkpoints=lambda seed, i: _checkpoint_path(checkpoints, preset.name, seed, f"lam{i}"),
+        label=f"{preset.name}: lambda search",
+    )
     n_lam = len(preset.lambdas)
-    chosen = []
-    for k, seed in enumerate(seeds):
-        rows = searched[k * n_lam : (k + 1) * n_lam]
-        accs = [h.valid_accuracy[-1] for _, h, _ in rows]
-        losses = [h.valid_loss[-1] for _, h, _ in rows]
-        best = max(range(n_lam), key=lambda i: (accs[i], -losses[i]))
-        chosen.append((seed, best, accs, rows))
-    refits: list[tuple | None] = [None] * len(seeds)
+    chosen = [searched[k * n_lam : (k + 1) * n_lam] for k in range(len(seeds))]
+    refits: list[dict | None] = [None] * len(seeds)
     if preset.refit:
         both = (  # no validation data left to score: the refit trains on it
             np.concatenate([splits.X_train, splits.X_valid]),
@@ -159,35 +133,34 @@ def run_preset(
         )
         refit_jobs = [
             (
-                preset,
-                preset.lambdas[best],
+                preset.spec,
+                best_of(rows)["lam"],
                 both,
                 seed,
                 _checkpoint_path(checkpoints, preset.name, seed, "refit"),
             )
-            for seed, best, _, _ in chosen
+            for seed, rows in zip(seeds, chosen)
         ]
-        refits = _run_jobs(refit_jobs, n_jobs, progress, f"{preset.name}: refit")
+        refits = run_jobs(refit_jobs, n_jobs, progress, f"{preset.name}: refit")
     results = []
-    for (seed, best, accs, rows), refit in zip(chosen, refits):
-        state, history, _ = rows[best]
-        seconds = sum(s for _, _, s in rows)
-        model = _rebuild(preset.spec, state)
+    for seed, rows, refit in zip(seeds, chosen, refits):
+        best = best_of(rows)
+        seconds = sum(r["seconds"] for r in rows)
+        model = _rebuild(preset.spec, best["state"])
         if refit is not None:  # keep the search run's history: it has validation curves
-            state, _, refit_seconds = refit
-            seconds += refit_seconds
-            model = _rebuild(preset.spec, state)
+            seconds += refit["seconds"]
+            model = _rebuild(preset.spec, refit["state"])
         _, test_acc = evaluate(model, splits.X_test, splits.y_test)
         results.append(
             SeedResult(
                 seed=seed,
                 lambdas=list(preset.lambdas),
-                search_valid_accuracy=accs,
-                best_lambda=preset.lambdas[best],
-                valid_accuracy=accs[best],
+                search_valid_accuracy=[r["valid_accuracy"] for r in rows],
+                best_lambda=best["lam"],
+                valid_accuracy=best["valid_accuracy"],
                 test_accuracy=test_acc,
                 seconds=seconds,
-                history=history,
+                history=best["history"],
                 model=model,
                 test_predictions=np.argmax(predict(model, splits.X_test), axis=1),
             )

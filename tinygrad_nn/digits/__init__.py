@@ -1,0 +1,9 @@
+"""The tutorial's digits application, built on the library: the exact splits, the presets,
+the lambda search, plots, ``report.html`` and the ``tinygrad-nn`` command.
+
+Needs the ``digits`` extra: ``pip install "tinygrad-nn[digits]"``.
+"""
+
+from .data import DigitsSplits, load_digits_splits, shift_augment
+
+__all__ = ["DigitsSplits", "load_digits_splits", "shift_augment"]
