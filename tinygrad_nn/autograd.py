@@ -227,17 +227,20 @@ class Function:
         return cls.result_type._apply(cls, inputs, settings)
 
     def record(self, inputs: tuple, scope: tuple) -> None:
-        """Link this op into the graph (called by ``Tensor._apply``) and hold its inputs."""
+        """Link this op into the graph (called by ``Tensor._apply``) and hold its leaf inputs:
+        their arrays stay read-only until backward has run through this op."""
         self.inputs = inputs
         self.scope = scope
-        self.needs_input_grad = tuple([t.requires_grad for t in inputs])
         self._edits = VersionClock.now
         self._grad_out = None
         self._released = False
         self._retained = None
-        self._held = inputs
+        held = []
         for t in inputs:
-            t._hold(self.name)
+            if t.op is None:
+                t._hold(self.name)
+                held.append(t)
+        self._held = held
 
     def let_go(self) -> None:
         """Stop holding the inputs: their arrays may be written again (the version check at

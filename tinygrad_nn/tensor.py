@@ -236,14 +236,11 @@ class _HeldArray(np.ndarray):
         return getattr(ufunc, method)(*plain, **kwargs)
 
 
-def _lock(array: np.ndarray) -> None:
-    with contextlib.suppress(ValueError):
-        array.setflags(write=False)
-
-
 def _unlock(array: np.ndarray) -> None:
-    with contextlib.suppress(ValueError):  # its base was locked meanwhile: leave it
-        array.setflags(write=True)
+    try:  # noqa: SIM105 (contextlib.suppress costs a microsecond on this per-step path)
+        array.flags.writeable = True
+    except ValueError:  # its base was locked meanwhile (another tensor's): leave it
+        pass
 
 
 # ----------------------------------------------------------------------------- Tensor
@@ -342,16 +339,20 @@ class Tensor:
 
     # ------------------------------------------------------------------ holding
     def _hold(self, op_name: str) -> None:
-        """A recorded op saved this tensor for backward: make its array read-only."""
-        self._holds += 1
-        self._holder = op_name
-        if self._holds == 1 and self.op is None and self._data.flags.writeable:
-            _lock(self._data)
-            self._locked = self._data
+        """A recorded op saved this leaf for backward: its array is read-only until released."""
+        holds = self._holds
+        self._holds = holds + 1
+        if holds == 0:
+            self._holder = op_name
+            data = self._data
+            if data.flags.writeable:
+                data.flags.writeable = False
+                self._locked = data
 
     def _unhold(self) -> None:
-        self._holds -= 1
-        if self._holds == 0 and self._locked is not None:
+        holds = self._holds - 1
+        self._holds = holds
+        if holds == 0 and self._locked is not None:
             _unlock(self._locked)
             self._locked = None
 
@@ -376,7 +377,7 @@ class Tensor:
     def _end_update(self, version: int) -> None:
         """Lock again if held, and record the edit: backward through an older graph raises."""
         if self._locked is not None:
-            _lock(self._locked)
+            self._locked.flags.writeable = False
         self._version = version
 
     def _is_held(self) -> bool:
