@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import tinygrad_nn as tg
-from tinygrad_nn.autograd import stateful
 from tinygrad_nn.data import load_digits_splits
 from tinygrad_nn.digits.cli import main
 from tinygrad_nn.digits.experiment import PRESETS
+from tinygrad_nn.hooks import stateful
 from tinygrad_nn.nn import MLP
 from tinygrad_nn.optim import SGD
 from tinygrad_nn.train import evaluate

@@ -1,6 +1,6 @@
 """``detect_anomaly()``: stop at the first op whose forward or backward makes NaN or inf.
 
-It installs a :class:`~tinygrad_nn.autograd.Hook` that checks every array an op makes. The
+It installs a :class:`~tinygrad_nn.hooks.Hook` that checks every array an op makes. The
 error names the op, its input shapes and the module it ran in, and ``err.graph`` draws the
 graph with that op in red (with ``tinygrad_nn.viz``, imported only then).
 """
@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Function, Hook, _state, installed
+from .autograd import Function
+from .hooks import Hook, hooks_state, installed
 from .tensor import current_scope
 
 __all__ = ["AnomalyError", "detect_anomaly", "is_anomaly_enabled", "scope_name"]
@@ -79,7 +80,7 @@ def _error(fn: Function, inputs: tuple, stage: str, array: Any, tensor: Any) -> 
 
 def is_anomaly_enabled() -> bool:
     """True inside :func:`detect_anomaly` (per thread)."""
-    return any(isinstance(h, _AnomalyHook) for h in _state.hooks)
+    return any(isinstance(h, _AnomalyHook) for h in hooks_state.hooks)
 
 
 @contextlib.contextmanager

@@ -14,34 +14,30 @@ sets ``Function.result_type``).
 from __future__ import annotations
 
 import contextlib
-import functools
 import re
 import threading
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 
+from .hooks import VersionClock, hooks_state
+
 __all__ = [
     "Function",
-    "Hook",
     "backward",
     "enable_grad",
-    "installed",
     "is_grad_enabled",
     "no_grad",
-    "stateful",
     "toposort",
     "unbroadcast",
 ]
 
 
 class _State(threading.local):
-    """Per-thread switches: grad recording, and the hooks watching the engine."""
+    """Per-thread switch: is grad being recorded?"""
 
     def __init__(self) -> None:
         self.grad_enabled = True
-        self.hooks: tuple[Hook, ...] = ()
 
 
 _state = _State()
@@ -87,83 +83,6 @@ def no_grad() -> _GradMode:
 def enable_grad() -> _GradMode:
     """Turn recording back on inside a :func:`no_grad` block (context manager or decorator)."""
     return _GradMode(True)
-
-
-# ----------------------------------------------------------------------------- hooks
-
-
-class Hook:
-    """Watches the engine while installed: ``detect_anomaly`` and ``compile`` use one.
-
-    Each method is called at one moment; the defaults do nothing.
-    """
-
-    def on_forward(self, fn: Function, inputs: tuple, settings: dict, result: Any) -> None:
-        """After an op's forward (``fn`` is recorded only if ``result.op is fn``)."""
-
-    def on_backward(self, order: list[Function], root: Any, seed: np.ndarray) -> None:
-        """Before a backward pass through ``order`` (from :func:`toposort`) starts."""
-
-    def on_grads(self, fn: Function, grads: tuple, root: Any) -> None:
-        """After ``fn.backward`` returned ``grads`` (one per input, None where not needed)."""
-
-    def on_write(self, tensor: Any) -> None:
-        """Before ``tensor.data`` is assigned (outside a :func:`stateful` method)."""
-
-    def on_call(self, call: Callable[[], Any]) -> None:
-        """Before a :func:`stateful` method runs (``call()`` would run it again)."""
-
-    def keeps_graph(self) -> bool:
-        """True to keep the saved arrays after backward, as ``retain_graph=True`` does."""
-        return False
-
-
-@contextlib.contextmanager
-def installed(hook: Hook) -> Iterator[Hook]:
-    """Install ``hook`` on this thread for the duration of the ``with`` block."""
-    saved = _state.hooks
-    _state.hooks = saved + (hook,)
-    try:
-        yield hook
-    finally:
-        _state.hooks = saved
-
-
-def stateful(method: Callable) -> Callable:
-    """Mark a method that changes tensors in place (an optimizer's ``step``, ``zero_grad``).
-
-    Installed hooks see each call (``compile`` replays it); the tensor writes inside are
-    the method's own, so hooks do not see them one by one.
-    """
-
-    @functools.wraps(method)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        hooks = _state.hooks
-        if not hooks:
-            return method(self, *args, **kwargs)
-        for hook in hooks:
-            hook.on_call(functools.partial(method, self, *args, **kwargs))
-        _state.hooks = ()
-        try:
-            return method(self, *args, **kwargs)
-        finally:
-            _state.hooks = hooks
-
-    return wrapper
-
-
-class VersionClock:
-    """Counts in-place edits of tensors; a tensor's ``_version`` is the count at its last
-    edit, and each recorded op keeps the count at its forward (``fn._edits``), so backward
-    checks an op's inputs only when the count has moved since."""
-
-    now = 0
-
-    @classmethod
-    def tick(cls) -> int:
-        """Count one more edit and return the new count."""
-        cls.now += 1
-        return cls.now
 
 
 # ----------------------------------------------------------------------------- Function
@@ -356,7 +275,7 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False) -> None:
         _store_grad(root, seed, copy=True)
         return
     order = toposort(root)
-    for hook in _state.hooks:
+    for hook in hooks_state.hooks:
         hook.on_backward(order, root, seed)
         retain_graph = retain_graph or hook.keeps_graph()
     run_backward(order, root, seed, retain_graph)
@@ -372,7 +291,7 @@ def run_backward(
     in-place-edit check (for replays where no user code runs between forward and backward).
     """
     root.op._grad_out = seed
-    hooks = _state.hooks
+    hooks = hooks_state.hooks
     edits = VersionClock.now if check else None
     for fn in reversed(order):
         g = fn._grad_out

@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Function, Hook, _state, installed, run_backward
+from .autograd import Function, run_backward
+from .hooks import Hook, hooks_state, installed
 from .tensor import Tensor
 
 __all__ = ["Compiled", "TraceError", "compile"]
@@ -224,7 +225,7 @@ class Compiled:
         return result
 
     def _trace(self, args: tuple) -> tuple[Any, _Plan]:
-        if any(isinstance(h, _Tracer) for h in _state.hooks):
+        if any(isinstance(h, _Tracer) for h in hooks_state.hooks):
             raise TraceError("compile: a compiled function cannot run inside another's trace")
         with installed(_Tracer(args)) as tracer:
             output = self.fn(*args)

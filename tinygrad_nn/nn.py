@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import ops
-from .autograd import VersionClock, stateful
+from .hooks import VersionClock, stateful
 from .tensor import Tensor, get_default_dtype, pop_scope, push_scope
 
 __all__ = [

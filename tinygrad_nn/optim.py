@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import VersionClock, stateful
+from .hooks import VersionClock, stateful
 from .tensor import Tensor
 
 __all__ = ["SGD", "Adam", "Optimizer"]

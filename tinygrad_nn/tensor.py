@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from . import autograd, ops
-from .autograd import Function, VersionClock, _state
+from .autograd import Function, _state
+from .hooks import VersionClock, hooks_state, stateful
 
 __all__ = [
     "Tensor",
@@ -333,7 +334,7 @@ class Tensor:
             result = cls._from_op(out, fn)
         else:
             result = cls._from_op(out, None)
-        for hook in _state.hooks:
+        for hook in hooks_state.hooks:
             hook.on_forward(fn, tensors, settings, result)
         return result
 
@@ -397,7 +398,7 @@ class Tensor:
 
     @data.setter
     def data(self, value: Any) -> None:
-        for hook in _state.hooks:
+        for hook in hooks_state.hooks:
             hook.on_write(self)
         arr = np.asarray(value.view(np.ndarray) if isinstance(value, _HeldArray) else value)
         if arr.dtype != self._data.dtype:
@@ -500,7 +501,7 @@ class Tensor:
             self.op._retained = weakref.ref(self)
         return self
 
-    @autograd.stateful
+    @stateful
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (sets ``.grad`` to None)."""
         self.grad = None
