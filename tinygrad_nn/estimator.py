@@ -286,7 +286,6 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             params["random_state"] = None
         meta = {
             "kind": "estimator",
-            "class": f"{type(self).__module__}.{type(self).__qualname__}",
             "params": params,
             "n_features_in": int(self.n_features_in_),
             "n_iter": int(self.n_iter_),

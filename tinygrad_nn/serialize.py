@@ -120,7 +120,15 @@ def read_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def _class_path(obj: Any) -> str:
-    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+    """``obj``'s class as the shortest import path that reaches it (``tinygrad_nn.nn.MLP``)."""
+    cls = type(obj)
+    module = cls.__module__
+    while "." in module:
+        parent = module.rpartition(".")[0]
+        if getattr(importlib.import_module(parent), cls.__qualname__, None) is not cls:
+            break
+        module = parent
+    return f"{module}.{cls.__qualname__}"
 
 
 def save(obj: Any, path: str | os.PathLike, **metadata: Any) -> None:
@@ -135,6 +143,7 @@ def save(obj: Any, path: str | os.PathLike, **metadata: Any) -> None:
         meta = {"kind": "module", "class": _class_path(obj), "config": obj.config()}
     elif hasattr(obj, "_checkpoint_payload"):
         arrays, meta = obj._checkpoint_payload()
+        meta["class"] = _class_path(obj)
     else:
         raise TypeError(f"save: expected a Module or a fitted estimator, got {type(obj).__name__}")
     meta["user"] = metadata

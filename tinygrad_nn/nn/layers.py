@@ -1,0 +1,155 @@
+"""Layers built from Linear: ``Linear``, ``Sequential``, ``MLP``, and the tutorial's L2 term."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import ops
+from ..tensor import Tensor, get_default_dtype
+from .module import Module, make_rng
+
+__all__ = ["MLP", "Linear", "Sequential", "l2_penalty"]
+
+
+class Linear(Module):
+    """y = x @ W + b, W of shape (n_in, n_out), b of shape (n_out,).
+
+    Glorot-uniform init as in the tutorial: W ~ U(-e, e) with e = sqrt(6 / (n_in + n_out)),
+    b = 0. ``rng`` is a ``np.random.Generator``, an int seed or None.
+    """
+
+    def __init__(
+        self, n_in: int, n_out: int, bias: bool = True, rng: Any = None, dtype: Any = None
+    ) -> None:
+        for label, n in (("n_in", n_in), ("n_out", n_out)):
+            if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+                raise ValueError(f"Linear: {label} must be a positive integer, got {n!r}")
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        self.n_in, self.n_out = int(n_in), int(n_out)
+        bound = np.sqrt(6.0 / (n_in + n_out))
+        w = make_rng(rng).uniform(-bound, bound, size=(n_in, n_out)).astype(dtype)
+        self.weight = Tensor(w, requires_grad=True)
+        self.bias = Tensor(np.zeros(n_out, dtype=dtype), requires_grad=True) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (..., n_in) -> (..., n_out), as one fused ``linear`` op."""
+        if self.bias is None:
+            return ops.Linear.apply(x, self.weight)
+        return ops.Linear.apply(x, self.weight, self.bias)
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments needed to rebuild this layer (used by ``save``)."""
+        return {
+            "n_in": self.n_in,
+            "n_out": self.n_out,
+            "bias": self.bias is not None,
+            "dtype": str(self.weight.dtype),
+        }
+
+    def extra_repr(self) -> str:
+        return f"{self.n_in}→{self.n_out}" + ("" if self.bias is not None else ", bias=False")
+
+
+class Sequential(Module):
+    """Modules applied in order; children are named ``0``, ``1``, ..."""
+
+    def __init__(self, *modules: Module) -> None:
+        for m in modules:
+            if not isinstance(m, Module):
+                raise TypeError(f"Sequential: expected Modules, got {type(m).__name__}")
+        self.layers = list(modules)
+        self._rename()
+
+    def _children(self) -> Iterator[tuple[str, Any]]:
+        yield from ((str(i), m) for i, m in enumerate(self.layers))
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, i: int) -> Module:
+        return self.layers[i]
+
+    def forward(self, x: Tensor) -> Tensor:
+        for layer in self.layers:
+            x = layer(x)
+        return x
+
+
+_ACTIVATIONS = {"sigmoid": Tensor.sigmoid, "relu": Tensor.relu, "tanh": Tensor.tanh}
+
+
+class MLP(Module):
+    """Linear layers ``fc1 … fcK`` with an activation between them.
+
+    ``sizes`` = [n_in, hidden..., n_out]. The activation is applied after every layer but the
+    last, and after the last too when ``output_activation`` is given. The tutorial's network
+    is ``MLP([64, 48, 32, 10], "sigmoid", output_activation="sigmoid")``.
+    """
+
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        activation: str = "sigmoid",
+        output_activation: str | None = None,
+        rng: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        sizes = [int(s) for s in sizes]
+        if len(sizes) < 2:
+            raise ValueError(f"MLP: sizes needs at least input and output sizes, got {sizes}")
+        for label, name in (("activation", activation), ("output_activation", output_activation)):
+            if name is not None and name not in _ACTIVATIONS:
+                raise ValueError(
+                    f"MLP: unknown {label} {name!r}; choose from {sorted(_ACTIVATIONS)}"
+                )
+        if activation is None:
+            raise ValueError("MLP: activation must be given")
+        self.sizes = sizes
+        self.activation = activation
+        self.output_activation = output_activation
+        gen = make_rng(rng)
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+            setattr(self, f"fc{i}", Linear(n_in, n_out, rng=gen, dtype=dtype))
+
+    @property
+    def layers(self) -> list[Linear]:
+        """The Linear layers ``fc1 … fcK`` in order."""
+        return [getattr(self, f"fc{i}") for i in range(1, len(self.sizes))]
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments needed to rebuild this network (used by ``save``)."""
+        return {
+            "sizes": list(self.sizes),
+            "activation": self.activation,
+            "output_activation": self.output_activation,
+            "dtype": str(self.fc1.weight.dtype),
+        }
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x: (N, sizes[0]) -> (N, sizes[-1])."""
+        layers = self.layers
+        act, out_act = _ACTIVATIONS[self.activation], self.output_activation
+        for i, layer in enumerate(layers):
+            x = layer(x)
+            if i < len(layers) - 1:
+                x = act(x)
+            elif out_act is not None:
+                x = _ACTIVATIONS[out_act](x)
+        return x
+
+    def extra_repr(self) -> str:
+        return f"sizes={self.sizes}, activation={self.activation!r}"
+
+
+def l2_penalty(weights: Sequence[Tensor], lam: float, n: int) -> Tensor | float:
+    """lam / (2 n) * sum of ||W||^2 over ``weights`` (the tutorial's L2 term).
+
+    ``n`` is the number of examples the loss is averaged over; the gradient is
+    lam / n * W. Returns 0.0 when ``lam`` is 0 or there are no weights.
+    """
+    if lam == 0 or not weights:
+        return 0.0
+    return ops.L2Penalty.apply(*weights, scale=lam / (2 * n))

@@ -1,0 +1,97 @@
+"""Elementwise arithmetic: add, sub, neg, mul, div, pow, exp, log.
+
+Each op: ``forward`` on numpy arrays saves what ``backward`` needs; ``backward`` gets
+d(loss)/d(output) and returns one gradient per positional input (the engine undoes
+broadcasting).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+
+__all__ = ["Add", "Div", "Exp", "Log", "Mul", "Neg", "Pow", "Sub"]
+
+
+class Add(Function):
+    def forward(self, a, b):
+        return a + b
+
+    def backward(self, grad):
+        return grad, grad
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        return a - b
+
+    def backward(self, grad):
+        return grad, -grad if self.needs_input_grad[1] else None
+
+
+class Neg(Function):
+    def forward(self, x):
+        return np.negative(x)
+
+    def backward(self, grad):
+        return -grad
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, grad):
+        need_a, need_b = self.needs_input_grad
+        return (grad * self.b if need_a else None, grad * self.a if need_b else None)
+
+
+class Div(Function):
+    """a / b: d/da = 1 / b, d/db = -a / b^2."""
+
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, grad):
+        need_a, need_b = self.needs_input_grad
+        ga = grad / self.b
+        return ga if need_a else None, -ga * self.a / self.b if need_b else None
+
+
+class Pow(Function):
+    """x ** p for a fixed number p: d/dx = p x^(p-1)."""
+
+    def forward(self, x, exponent):
+        self.x, self.p = x, exponent
+        return x**exponent
+
+    def backward(self, grad):
+        p = self.p
+        if p == 0:
+            return np.zeros_like(grad)
+        if p == 1:
+            return grad
+        if p == 2:
+            return grad * (2 * self.x)
+        return grad * (p * self.x ** (p - 1))
+
+
+class Exp(Function):
+    def forward(self, x):
+        self.y = np.exp(x)
+        return self.y
+
+    def backward(self, grad):
+        return grad * self.y
+
+
+class Log(Function):
+    def forward(self, x):
+        self.x = x
+        return np.log(x)
+
+    def backward(self, grad):
+        return grad / self.x
