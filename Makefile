@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint format setup clean graphviz
+.PHONY: demo test bench docs lint format setup clean graphviz
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ test: setup
 bench: setup
 	$(BIN)/python -m benchmarks
 
+# the API reference, generated from the docstrings into docs/api/ (open docs/api/index.html)
+docs: setup
+	$(BIN)/python -m tinygrad_nn._apidocs docs/api
+
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -44,4 +48,4 @@ format: setup
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis docs/api

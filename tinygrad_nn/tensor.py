@@ -167,6 +167,7 @@ class Composite:
 
     @property
     def scope_name(self) -> str:
+        """The name errors and drawings use for this scope."""
         return self.name
 
     def __repr__(self) -> str:

@@ -4,6 +4,11 @@ the lambda search, plots, ``report.html`` and the ``tinygrad-nn`` command.
 Needs the ``digits`` extra: ``pip install "tinygrad-nn[digits]"``.
 """
 
-from .data import DigitsSplits, load_digits_splits, shift_augment
+from .._optional import require
+
+for _package in ("sklearn", "matplotlib", "joblib", "threadpoolctl"):
+    require(_package, "digits", "the digits application")
+
+from .data import DigitsSplits, load_digits_splits, shift_augment  # noqa: E402
 
 __all__ = ["DigitsSplits", "load_digits_splits", "shift_augment"]

@@ -1,7 +1,5 @@
 """The digits data in the tutorial's exact splits, and one-pixel shift augmentation."""
 
-from __future__ import annotations
-
 from typing import Any, NamedTuple
 
 import numpy as np
