@@ -91,10 +91,11 @@ class Linear(Function):
 
     def backward(self, grad):
         need = self.needs_input_grad
-        x, w = self.x, self.w
-        rows = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
-        gx = grad @ w.T if need[0] else None
-        gw = x.reshape(-1, x.shape[-1]).T @ rows if need[1] else None
-        if len(need) == 2:
-            return gx, gw
-        return gx, gw, rows.sum(axis=0) if need[2] else None
+        dy = grad.reshape(-1, grad.shape[-1])  # dY and x as rows (views when already 2-D)
+        x = self.x.reshape(-1, self.x.shape[-1])
+        grads = (
+            grad @ self.w.T if need[0] else None,  # dx = dY W^T
+            x.T @ dy if need[1] else None,  # dW = x^T dY
+            dy.sum(axis=0) if need[-1] and len(need) == 3 else None,  # db = sum of dY rows
+        )
+        return grads[: len(need)]
