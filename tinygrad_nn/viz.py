@@ -22,7 +22,7 @@ gradient back. The thresholds are the fields of :class:`HealthThresholds`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,12 +30,15 @@ from typing import Any
 import numpy as np
 
 from ._optional import require
-from .autograd import Function, toposort
-from .tensor import Tensor
+from .autograd import Function
+from .tensor import Composite, Tensor
+from .viz_health import HealthThresholds, gradient_health, retain_all_grads, saturation
+from .viz_layout import Groups, Walk, choose_rankdir, label_width
 
 graphviz = require("graphviz", "viz", "drawing graphs")
 
 __all__ = [
+    "Frame",
     "GraphvizNotFoundError",
     "HealthThresholds",
     "draw",
@@ -55,70 +58,15 @@ FILL = {
     "anomaly": "#ef4444",
     "saturated": "#fdba74",
     "module": "#f5f3ff",
+    "known": "#dcfce7",
 }
+FRESH_BORDER = "#15803d"
+_THRESHOLDS = HealthThresholds()
 HEALTH_BORDER = {"vanishing": "#2563eb", "healthy": "#16a34a", "exploding": "#dc2626"}
-
-
-@dataclass(frozen=True)
-class HealthThresholds:
-    """Where gradients count as vanishing or exploding, and units as saturated."""
-
-    vanishing: float = 1e-4  # rms(grad) / rms(data) below this: vanishing
-    exploding: float = 10.0  # rms(grad) / rms(data) above this: exploding
-    derivative: float = 0.01  # an activation unit whose derivative is below this is saturated
-    saturated_fraction: float = 0.25  # flag an activation when more units than this saturate
-    data_floor: float = 0.01  # data with a smaller rms (fresh zero biases) is judged against 1
 
 
 class GraphvizNotFoundError(RuntimeError):
     """The Graphviz ``dot`` program is missing, so no SVG could be rendered."""
-
-
-def _rms(a: np.ndarray) -> float:
-    return float(np.sqrt(np.mean(np.square(a, dtype=np.float64)))) if a.size else 0.0
-
-
-def gradient_health(t: Tensor, thresholds: HealthThresholds = HealthThresholds()) -> str | None:
-    """``"vanishing"``, ``"healthy"`` or ``"exploding"`` for a tensor with a grad, else None.
-
-    Judged by rms(grad) / rms(data): how far one unit step along the gradient moves the
-    tensor relative to its own size. Tensors that are (nearly) all zero, such as fresh
-    biases, have no size to compare with and are judged by rms(grad) alone. One-element
-    tensors (the loss and its terms) are not judged.
-    """
-    if t.grad is None or t.size == 1:
-        return None
-    scale = _rms(t.data)
-    ratio = _rms(t.grad) / (scale if scale >= thresholds.data_floor else 1.0)
-    if ratio < thresholds.vanishing:
-        return "vanishing"
-    if ratio > thresholds.exploding:
-        return "exploding"
-    return "healthy"
-
-
-def saturation(t: Tensor, thresholds: HealthThresholds = HealthThresholds()) -> float | None:
-    """Fraction of a sigmoid or tanh output's units whose derivative is below the threshold.
-
-    None for tensors not made by sigmoid or tanh.
-    """
-    kind = t.op.name if t.op is not None else None
-    y = t.data
-    if kind == "sigmoid":
-        derivative = y * (1 - y)
-    elif kind == "tanh":
-        derivative = 1 - y * y
-    else:
-        return None
-    return float(np.mean(derivative < thresholds.derivative)) if y.size else 0.0
-
-
-def retain_all_grads(root: Tensor) -> None:
-    """Ask every intermediate tensor behind ``root`` to keep its grad after backward."""
-    root.retain_grad()
-    for fn in toposort(root):
-        for t in fn.inputs:
-            t.retain_grad()
 
 
 def _escape(text: Any) -> str:
@@ -151,36 +99,12 @@ def _summary(a: np.ndarray) -> str:
 
 
 def _module_label(module: Any) -> str:
+    if isinstance(module, Composite):
+        return module.name
     kind = type(module).__name__
     extra = module.extra_repr() if hasattr(module, "extra_repr") else ""
     path = getattr(module, "_path", "")
     return f"{path}: {kind}({extra})" if path else f"{kind}({extra})"
-
-
-class _Walk:
-    """The graph behind ``root`` in a fixed order: ops topologically, tensors as first met."""
-
-    def __init__(self, root: Tensor) -> None:
-        self.root = root
-        self.ops: list[Function] = toposort(root)
-        self.tensors: list[Tensor] = []
-        self.output: dict[Function, Tensor] = {}
-        self.consumers: dict[Tensor, list[Function]] = {}
-        seen: set[Tensor] = set()
-        for fn in self.ops:
-            for t in fn.inputs:
-                if t not in seen:
-                    seen.add(t)
-                    self.tensors.append(t)
-                    self.consumers[t] = []
-                self.consumers[t].append(fn)
-                if t.op is not None:
-                    self.output[t.op] = t
-        if root not in seen:
-            self.tensors.append(root)
-            self.consumers[root] = []
-        if root.op is not None:
-            self.output[root.op] = root
 
 
 def _role(t: Tensor, root: Tensor) -> str:
@@ -193,14 +117,45 @@ def _role(t: Tensor, root: Tensor) -> str:
     return "constant" if t.size == 1 and not t.name else "input"
 
 
-def _collapse_target(fn: Function, collapse: Any) -> Any:
-    scope = getattr(fn, "scope", ())
-    if not collapse or not scope:
-        return None
-    if collapse is True:
-        return scope[1] if len(scope) > 1 else None
-    names = set(collapse)
-    return next((m for m in scope if getattr(m, "scope_name", None) in names), None)
+@dataclass(frozen=True)
+class Frame:
+    """One moment of a backward pass, as ``explain_backward``'s frames draw it.
+
+    ``op`` is the op whose backward runs now (drawn red); ``known`` maps every tensor whose
+    gradient is known so far to the line shown for it (filled green); ``fresh`` holds the
+    tensors ``op`` has just sent a gradient to (thick green border).
+    """
+
+    op: Function | None
+    known: Mapping[Tensor, str]
+    fresh: frozenset = frozenset()
+
+
+class _Nodes:
+    """Nodes sorted into their clusters, with a rough width each for choosing the rankdir."""
+
+    def __init__(self, group_modules: bool) -> None:
+        self.group_modules = group_modules
+        self.clusters: dict[tuple, list[tuple[str, dict]]] = {(): []}
+        self.widths: dict[str, float] = {}
+
+    def add(self, scope: tuple, node_id: str, attrs: dict) -> None:
+        key = scope if self.group_modules else ()
+        for depth in range(1, len(key) + 1):
+            self.clusters.setdefault(key[:depth], [])
+        self.clusters[key].append((node_id, attrs))
+        self.widths[node_id] = label_width(attrs["label"])
+
+
+def _op_attrs(label: str, lit: bool, parts: list[str] | None = None) -> dict:
+    """An op's ellipse; ``parts`` (a composite's primitives) give it a bold rim and tooltip."""
+    attrs = {"label": _escape(label), "shape": "ellipse", "style": "filled"}
+    attrs["fillcolor"] = FILL["anomaly"] if lit else FILL["op"]
+    if parts is not None:
+        attrs.update(penwidth="2", tooltip=_escape(f"{label}: {', '.join(parts)}"))
+    if lit:
+        attrs.update(penwidth="3", color="#7f1d1d", fontcolor="white")
+    return attrs
 
 
 def draw(
@@ -210,94 +165,85 @@ def draw(
     show_values: bool = False,
     group_modules: bool = True,
     collapse: bool | Iterable[str] | None = None,
-    rankdir: str = "LR",
+    expand_composites: bool = False,
+    rankdir: str = "auto",
     health: bool = True,
-    thresholds: HealthThresholds = HealthThresholds(),
+    thresholds: HealthThresholds = _THRESHOLDS,
     highlight: Function | None = None,
+    frame: Frame | None = None,
 ) -> graphviz.Digraph:
     """Draw the graph that produced ``tensor`` (see the module docstring for the legend).
 
     ``collapse=True`` draws each child of the outermost module as one box; a list of module
-    paths (``["fc1", "fc2"]``) collapses just those. ``highlight`` marks one op in red.
-    Node ids are numbered in traversal order, so the same graph gives the same DOT text.
+    paths (``["fc1", "fc2"]``) collapses just those. Ops made inside a composite
+    (``@composite``) are drawn as one op named as written; ``expand_composites=True`` shows
+    its primitives in a small dotted cluster instead. ``rankdir="auto"`` lays the graph out
+    left to right when that fits a page and top to bottom otherwise (deep chains such as a
+    network's layers); ``"LR"`` or ``"TB"`` force one. ``highlight`` marks one op in red;
+    ``frame`` draws one step of a backward pass (see :class:`Frame`). Node ids are numbered
+    in traversal order, so the same graph gives the same DOT text.
     """
     if not isinstance(tensor, Tensor):
         raise TypeError(f"draw: expected a Tensor, got {type(tensor).__name__}")
+    if rankdir not in ("auto", "LR", "RL", "TB", "BT"):
+        raise ValueError(f"draw: rankdir must be 'auto', 'LR', 'RL', 'TB' or 'BT', got {rankdir!r}")
     if collapse is not None and not isinstance(collapse, bool):
         collapse = list(collapse)
-    walk = _Walk(tensor)
-    dot = graphviz.Digraph(
-        "tinygrad_nn",
-        graph_attr={"rankdir": rankdir, "fontname": "Helvetica", "fontsize": "11"},
-        node_attr={"fontname": "Helvetica", "fontsize": "10"},
-        edge_attr={"arrowsize": "0.6"},
-    )
-    op_ids = {fn: f"op{i}" for i, fn in enumerate(walk.ops)}
+    walk = Walk(tensor)
+    groups = Groups(walk, collapse, expand_composites)
+    place, hidden = groups.place, groups.hidden
+    if frame is not None:
+        highlight, health = frame.op, False
+    lit = place.get(highlight) if highlight is not None else None
     tensor_ids = {t: f"t{i}" for i, t in enumerate(walk.tensors)}
-
-    # where each op is drawn: its own node, or the box of a collapsed module
-    targets = {fn: _collapse_target(fn, collapse) for fn in walk.ops}
-    box_ids: dict[Any, str] = {}
-    for fn in walk.ops:
-        module = targets[fn]
-        if module is not None and module not in box_ids:
-            box_ids[module] = f"m{len(box_ids)}"
-    place = {fn: box_ids[targets[fn]] if targets[fn] is not None else op_ids[fn] for fn in walk.ops}
-
-    def hidden(t: Tensor) -> bool:
-        """Tensors that live wholly inside one collapsed module are not drawn."""
-        if t is tensor:
-            return False
-        users = {place[fn] for fn in walk.consumers[t]}
-        if len(users) != 1 or next(iter(users)) not in box_ids.values():
-            return False
-        box = next(iter(users))
-        return place.get(t.op) == box if t.op is not None else t.requires_grad or t.size == 1
-
-    clusters: dict[tuple, list[tuple[str, dict]]] = {(): []}
-
-    def add_node(scope: tuple, node_id: str, attrs: dict) -> None:
-        key = scope if group_modules else ()
-        for depth in range(1, len(key) + 1):
-            clusters.setdefault(key[:depth], [])
-        clusters[key].append((node_id, attrs))
+    nodes = _Nodes(group_modules)
 
     for fn in walk.ops:
-        if targets[fn] is not None:
+        if groups.of[fn] is None:
+            nodes.add(fn.scope, place[fn], _op_attrs(fn.name, place[fn] == lit))
+
+    for group, node_id in groups.ids.items():
+        ops_in = groups.members(group)
+        if isinstance(group, Composite):
+            attrs = _op_attrs(group.name, node_id == lit, [fn.name for fn in ops_in])
+            nodes.add(groups.outer_scope(ops_in[0]), node_id, attrs)
             continue
-        attrs = {"label": _escape(fn.name), "shape": "ellipse", "style": "filled"}
-        attrs["fillcolor"] = FILL["anomaly"] if fn is highlight else FILL["op"]
-        if fn is highlight:
-            attrs.update(penwidth="3", color="#7f1d1d", fontcolor="white")
-        add_node(fn.scope, op_ids[fn], attrs)
-
-    for module, box in box_ids.items():
-        ops_in = [fn for fn in walk.ops if targets[fn] is module]
-        ins = [t for fn in ops_in for t in fn.inputs if place.get(t.op) != box and not hidden(t)]
+        ins = [t for fn in ops_in for t in fn.inputs if place.get(t.op) != node_id]
         outs = [walk.output[fn] for fn in ops_in if not hidden(walk.output[fn])]
         params = [t for fn in ops_in for t in fn.inputs if t.op is None and t.requires_grad]
-        lines = [_escape(_module_label(module))]
-        lines += [_escape(f"in {_titled(t)}") for t in dict.fromkeys(ins)]
+        lines = [_escape(_module_label(group))]
+        lines += [_escape(f"in {_titled(t)}") for t in dict.fromkeys(ins) if not hidden(t)]
         lines += [f"out {_shape(t.shape)}" for t in dict.fromkeys(outs)]
         n_params = sum(p.size for p in dict.fromkeys(params))
         lines += [f"{len(ops_in)} op{'s' if len(ops_in) != 1 else ''}, {n_params} parameters"]
         attrs = {"label": _html(lines), "shape": "box", "style": "filled", "peripheries": "2"}
-        attrs["fillcolor"] = FILL["module"]
-        scope = ops_in[0].scope
-        add_node(scope[: scope.index(module)], box, attrs)
+        attrs["fillcolor"] = FILL["anomaly"] if node_id == lit else FILL["module"]
+        if node_id == lit:
+            attrs.update(penwidth="3", color="#7f1d1d")
+        nodes.add(groups.outer_scope(ops_in[0]), node_id, attrs)
 
     for t in walk.tensors:
         if hidden(t):
             continue
         role = _role(t, tensor)
         title = t.name or {"intermediate": t.op.name if t.op else ""}.get(role, role)
-        if role == "intermediate" and not t.name and targets[t.op] is not None:
-            title = f"{getattr(targets[t.op], 'scope_name', 'module')} output"
+        group = groups.of[t.op] if t.op is not None else None
+        if role == "intermediate" and not t.name and group is not None:
+            title = group.name if isinstance(group, Composite) else f"{group.scope_name} output"
         if role == "loss" and not t.name:
             title = "loss" if t.size == 1 else "output"
         lines = [_escape(title), _escape(f"{_shape(t.shape)} {t.dtype}")]
         attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": FILL[role]}
-        if show_grads and t.requires_grad:
+        if frame is not None:
+            known = frame.known.get(t)
+            if known is not None:
+                lines.append(_escape(known))
+                attrs["fillcolor"] = FILL["known"]
+                if t in frame.fresh:
+                    attrs.update(color=FRESH_BORDER, penwidth="3")
+            elif t.requires_grad:
+                lines.append("grad: not yet")
+        elif show_grads and t.requires_grad:
             norm = None if t.grad is None else float(np.linalg.norm(t.grad))
             if norm is not None:
                 lines.append(f"‖grad‖ {norm:.3g}")
@@ -316,50 +262,61 @@ def draw(
                 attrs["fillcolor"] = FILL["saturated"]
                 lines.append(f"saturated {frac:.0%}")
         attrs["label"] = _html(lines)
-        if t.op is not None and targets[t.op] is None:
-            scope = t.op.scope
-        elif t.op is not None:
-            scope = t.op.scope[: t.op.scope.index(targets[t.op])]
-        elif t.op is None and role in ("parameter", "constant") and walk.consumers[t]:
-            first = walk.consumers[t][0]
-            scope = first.scope if targets[first] is None else ()
+        if t.op is not None:
+            scope = groups.outer_scope(t.op)
+        elif role in ("parameter", "constant") and walk.consumers[t]:
+            scope = groups.leaf_scope(walk.consumers[t][0])
         else:
             scope = ()
-        add_node(scope, tensor_ids[t], attrs)
+        nodes.add(scope, tensor_ids[t], attrs)
 
-    _emit_clusters(dot, clusters)
-
-    box_edges: set[tuple[str, str]] = set()
+    edges: list[tuple[str, str]] = []
+    into_groups: set[tuple[str, str]] = set()
     for fn in walk.ops:
         dst = place[fn]
         for t in fn.inputs:
-            if hidden(t) or (t.op is not None and place[t.op] == dst and dst in box_ids.values()):
+            if hidden(t) or (t.op is not None and place[t.op] == dst and dst in groups.group_ids):
                 continue
             edge = (tensor_ids[t], dst)
-            if dst in box_ids.values():
-                if edge in box_edges:
+            if dst in groups.group_ids:
+                if edge in into_groups:
                     continue
-                box_edges.add(edge)
-            dot.edge(*edge)
+                into_groups.add(edge)
+            edges.append(edge)
         out = walk.output.get(fn)
         if out is not None and not hidden(out):
-            dot.edge(dst, tensor_ids[out])
+            edges.append((dst, tensor_ids[out]))
+
+    if rankdir == "auto":
+        rankdir = choose_rankdir(nodes.widths, edges)
+    dot = graphviz.Digraph(
+        "tinygrad_nn",
+        graph_attr={"rankdir": rankdir, "fontname": "Helvetica", "fontsize": "11"},
+        node_attr={"fontname": "Helvetica", "fontsize": "10"},
+        edge_attr={"arrowsize": "0.6"},
+    )
+    _emit_clusters(dot, nodes.clusters)
+    for edge in edges:
+        dot.edge(*edge)
     return dot
 
 
 def _emit_clusters(dot: graphviz.Digraph, clusters: dict[tuple, list]) -> None:
-    """Nested ``cluster_`` subgraphs, built deepest first so each is complete when attached."""
+    """Nested ``cluster_`` subgraphs, built deepest first so each is complete when attached.
+
+    Modules get a dashed purple frame; an expanded composite a small dotted grey one."""
     keys = list(clusters)
     number = {key: i for i, key in enumerate(keys)}
     graphs: dict[tuple, graphviz.Digraph] = {(): dot}
     for key in keys[1:]:
         graphs[key] = graphviz.Digraph(name=f"cluster_{number[key]}")
-        graphs[key].attr(
-            label=_html([_escape(_module_label(key[-1]))], bold_first=False),
-            style="dashed,rounded",
-            color="#7c3aed",
-            fontcolor="#5b21b6",
-        )
+        label = _html([_escape(_module_label(key[-1]))], bold_first=False)
+        if isinstance(key[-1], Composite):
+            graphs[key].attr(label=label, style="dotted,rounded", color="#6b7280", fontsize="9")
+        else:
+            graphs[key].attr(
+                label=label, style="dashed,rounded", color="#7c3aed", fontcolor="#5b21b6"
+            )
     for key in keys:
         for node_id, attrs in clusters[key]:
             graphs[key].node(node_id, **attrs)

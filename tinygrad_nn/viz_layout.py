@@ -1,0 +1,163 @@
+"""What a drawing shows and how it is laid out: the walk, the groups, the rank direction.
+
+``draw`` (in :mod:`tinygrad_nn.viz`) asks this module which ops are drawn as one node (a
+collapsed module's box, or a composite such as a loss written with ``@composite``), which
+tensors stay hidden inside such a node, and whether the graph reads better left to right
+or top to bottom. Needs numpy only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from .autograd import Function, toposort
+from .tensor import Composite, Tensor
+
+__all__ = ["Groups", "Walk", "choose_rankdir"]
+
+#: the widest drawing (in points, 1 pt = 4/3 px) that fits a 1,100 px page without scrolling
+PAGE_WIDTH_PT = 800.0
+
+
+class Walk:
+    """The graph behind ``root`` in a fixed order: ops topologically, tensors as first met."""
+
+    def __init__(self, root: Tensor) -> None:
+        self.root = root
+        self.ops: list[Function] = toposort(root)
+        self.tensors: list[Tensor] = []
+        self.output: dict[Function, Tensor] = {}
+        self.consumers: dict[Tensor, list[Function]] = {}
+        seen: set[Tensor] = set()
+        for fn in self.ops:
+            for t in fn.inputs:
+                if t not in seen:
+                    seen.add(t)
+                    self.tensors.append(t)
+                    self.consumers[t] = []
+                self.consumers[t].append(fn)
+                if t.op is not None:
+                    self.output[t.op] = t
+        if root not in seen:
+            self.tensors.append(root)
+            self.consumers[root] = []
+        if root.op is not None:
+            self.output[root.op] = root
+
+
+def _collapsed_module(scope: tuple, collapse: Any) -> Any:
+    """The module of ``scope`` drawn as one box under ``collapse``, or None."""
+    modules = [entry for entry in scope if not isinstance(entry, Composite)]
+    if not collapse or not modules:
+        return None
+    if collapse is True:
+        return modules[1] if len(modules) > 1 else None
+    names = set(collapse)
+    return next((m for m in modules if getattr(m, "scope_name", None) in names), None)
+
+
+class Groups:
+    """Which ops are drawn together as one node, and which tensors that node hides.
+
+    A group is a module collapsed into a box (``collapse``) or a :class:`Composite` drawn as
+    one op named as written (unless ``expand_composites``); the outermost one wins.
+    """
+
+    def __init__(self, walk: Walk, collapse: bool | Iterable[str] | None, expand: bool) -> None:
+        self.walk = walk
+        self.of: dict[Function, Any] = {}
+        for fn in walk.ops:
+            scope = getattr(fn, "scope", ())
+            module = _collapsed_module(scope, collapse)
+            comp = None if expand else next((s for s in scope if isinstance(s, Composite)), None)
+            found = [g for g in (module, comp) if g is not None]
+            self.of[fn] = min(found, key=scope.index) if found else None
+        self.ids: dict[Any, str] = {}
+        for fn in walk.ops:
+            group = self.of[fn]
+            if group is not None and group not in self.ids:
+                self.ids[group] = f"m{len(self.ids)}"
+        op_ids = {fn: f"op{i}" for i, fn in enumerate(walk.ops)}
+        #: the node each op is drawn in: its own, or its group's
+        self.place = {fn: self.ids.get(self.of[fn], op_ids[fn]) for fn in walk.ops}
+        self.group_ids = set(self.ids.values())
+
+    def members(self, group: Any) -> list[Function]:
+        """The ops drawn inside ``group``'s node, in topological order."""
+        return [fn for fn in self.walk.ops if self.of[fn] is group]
+
+    def hidden(self, t: Tensor) -> bool:
+        """True for a tensor that lives wholly inside one group's node."""
+        if t is self.walk.root:
+            return False
+        users = {self.place[fn] for fn in self.walk.consumers[t]}
+        if len(users) != 1 or next(iter(users)) not in self.group_ids:
+            return False
+        node = next(iter(users))
+        if t.op is not None:
+            return self.place[t.op] == node
+        group = self.of[self.walk.consumers[t][0]]
+        if isinstance(group, Composite):  # its inputs keep their names; its constants go
+            return t.size == 1 and not t.requires_grad and not t.name
+        return t.requires_grad or t.size == 1
+
+    def outer_scope(self, fn: Function) -> tuple:
+        """The clusters ``fn``'s node sits in: its scope, cut before its group."""
+        group = self.of[fn]
+        return fn.scope if group is None else fn.scope[: fn.scope.index(group)]
+
+    def leaf_scope(self, fn: Function) -> tuple:
+        """The clusters a parameter or constant first used by ``fn`` sits in: a module owns
+        its parameters, a composite only receives them."""
+        scope = self.outer_scope(fn)
+        cut = next((i for i, s in enumerate(scope) if isinstance(s, Composite)), len(scope))
+        return scope[:cut]
+
+
+# ----------------------------------------------------------------------------- rankdir
+
+_CHAR_PT = 6.0  # average width of one character at the drawings' 10 pt Helvetica
+_RANKSEP_PT, _NODESEP_PT = 36.0, 18.0  # Graphviz's defaults (0.5 and 0.25 inch)
+
+
+def label_width(label: str) -> float:
+    """Rough width in points of a node with this (HTML-like or plain) label."""
+    text = re.sub(r"&[#\w]+;", "x", re.sub(r"<br/>", "\n", label))
+    lines = re.sub(r"<[^>]+>", "", text).split("\n")
+    return max(54.0, _CHAR_PT * max(len(line) for line in lines) + 20.0)
+
+
+def choose_rankdir(widths: dict[str, float], edges: list[tuple[str, str]]) -> str:
+    """``"LR"`` when the graph laid out left to right fits a page, else the narrower way.
+
+    Ranks are longest paths from the sources (as Graphviz ranks an acyclic graph). Left to
+    right, the width is the sum over ranks of each rank's widest node; top to bottom, it is
+    the widest rank's nodes side by side. Deep chains (a network's layers) go top to bottom.
+    """
+    preds: dict[str, list[str]] = {node: [] for node in widths}
+    for a, b in edges:
+        preds[b].append(a)
+    rank: dict[str, int] = {}
+    for node in widths:  # iterative longest path: a node's rank after all its predecessors'
+        stack = [node]
+        while stack:
+            top = stack[-1]
+            if top in rank:
+                stack.pop()
+                continue
+            pending = [p for p in preds[top] if p not in rank]
+            if pending:
+                stack.extend(pending)
+            else:
+                rank[top] = 1 + max((rank[p] for p in preds[top]), default=-1)
+                stack.pop()
+    by_rank: dict[int, list[float]] = {}
+    for node, r in rank.items():
+        by_rank.setdefault(r, []).append(widths[node])
+    across = sum(max(ws) for ws in by_rank.values()) + _RANKSEP_PT * (len(by_rank) - 1)
+    down = max((sum(ws) + _NODESEP_PT * (len(ws) - 1) for ws in by_rank.values()), default=0.0)
+    if across <= PAGE_WIDTH_PT or across <= down:
+        return "LR"
+    return "TB"
