@@ -6,9 +6,16 @@ Legend (fill colours):
 - light blue boxes: inputs (other leaves); grey boxes: constants (unnamed one-element leaves)
 - white boxes: intermediate tensors; red box: the tensor ``draw`` started from (the loss)
 - grey ellipses: operations (``matmul``, ``sigmoid``, ...); a red ellipse: the op an
-  anomaly was raised in
+  anomaly was raised in; a bold-rimmed ellipse: a composite (``@composite``, such as a loss
+  written with other ops), drawn as one op named as written (its primitives in a small
+  dotted frame with ``expand_composites=True``)
 - dashed frames: the module an op ran in (``fc1: Linear(64→48)``); with ``collapse`` a
   module is one double-bordered box with its input and output shapes
+- in the frames of :func:`explain_backward`: the red op is the one whose backward runs,
+  green ops have run, green tensors have their gradient known (a thick border: just sent)
+
+Deep graphs (a network's layers) are drawn top to bottom, short ones left to right
+(``rankdir="auto"``), so that they fit a page.
 
 Gradient health (``health=True``, after ``backward``): a tensor's border is blue when its
 gradient is *vanishing* (rms(grad) / rms(data) < 1e-4), red when *exploding* (> 10), green
@@ -22,8 +29,7 @@ gradient back. The thresholds are the fields of :class:`HealthThresholds`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +37,10 @@ import numpy as np
 
 from ._optional import require
 from .autograd import Function
+from .explain import explain_backward
 from .tensor import Composite, Tensor
 from .viz_health import HealthThresholds, gradient_health, retain_all_grads, saturation
-from .viz_layout import Groups, Walk, choose_rankdir, label_width
+from .viz_layout import Frame, Groups, Nodes, Walk, choose_rankdir
 
 graphviz = require("graphviz", "viz", "drawing graphs")
 
@@ -42,7 +49,9 @@ __all__ = [
     "GraphvizNotFoundError",
     "HealthThresholds",
     "draw",
+    "explain_backward",
     "gradient_health",
+    "render_svg",
     "retain_all_grads",
     "saturation",
     "save_svg",
@@ -117,40 +126,10 @@ def _role(t: Tensor, root: Tensor) -> str:
     return "constant" if t.size == 1 and not t.name else "input"
 
 
-@dataclass(frozen=True)
-class Frame:
-    """One moment of a backward pass, as ``explain_backward``'s frames draw it.
-
-    ``op`` is the op whose backward runs now (drawn red); ``known`` maps every tensor whose
-    gradient is known so far to the line shown for it (filled green); ``fresh`` holds the
-    tensors ``op`` has just sent a gradient to (thick green border).
-    """
-
-    op: Function | None
-    known: Mapping[Tensor, str]
-    fresh: frozenset = frozenset()
-
-
-class _Nodes:
-    """Nodes sorted into their clusters, with a rough width each for choosing the rankdir."""
-
-    def __init__(self, group_modules: bool) -> None:
-        self.group_modules = group_modules
-        self.clusters: dict[tuple, list[tuple[str, dict]]] = {(): []}
-        self.widths: dict[str, float] = {}
-
-    def add(self, scope: tuple, node_id: str, attrs: dict) -> None:
-        key = scope if self.group_modules else ()
-        for depth in range(1, len(key) + 1):
-            self.clusters.setdefault(key[:depth], [])
-        self.clusters[key].append((node_id, attrs))
-        self.widths[node_id] = label_width(attrs["label"])
-
-
-def _op_attrs(label: str, lit: bool, parts: list[str] | None = None) -> dict:
+def _op_attrs(label: str, lit: bool, parts: list[str] | None = None, done: bool = False) -> dict:
     """An op's ellipse; ``parts`` (a composite's primitives) give it a bold rim and tooltip."""
     attrs = {"label": _escape(label), "shape": "ellipse", "style": "filled"}
-    attrs["fillcolor"] = FILL["anomaly"] if lit else FILL["op"]
+    attrs["fillcolor"] = FILL["anomaly"] if lit else FILL["known"] if done else FILL["op"]
     if parts is not None:
         attrs.update(penwidth="2", tooltip=_escape(f"{label}: {', '.join(parts)}"))
     if lit:
@@ -196,16 +175,18 @@ def draw(
         highlight, health = frame.op, False
     lit = place.get(highlight) if highlight is not None else None
     tensor_ids = {t: f"t{i}" for i, t in enumerate(walk.tensors)}
-    nodes = _Nodes(group_modules)
+    nodes = Nodes(group_modules)
 
+    done = frame.done if frame is not None else frozenset()
     for fn in walk.ops:
         if groups.of[fn] is None:
-            nodes.add(fn.scope, place[fn], _op_attrs(fn.name, place[fn] == lit))
+            nodes.add(fn.scope, place[fn], _op_attrs(fn.name, place[fn] == lit, done=fn in done))
 
     for group, node_id in groups.ids.items():
         ops_in = groups.members(group)
         if isinstance(group, Composite):
-            attrs = _op_attrs(group.name, node_id == lit, [fn.name for fn in ops_in])
+            finished = all(fn in done for fn in ops_in)
+            attrs = _op_attrs(group.name, node_id == lit, [fn.name for fn in ops_in], finished)
             nodes.add(groups.outer_scope(ops_in[0]), node_id, attrs)
             continue
         ins = [t for fn in ops_in for t in fn.inputs if place.get(t.op) != node_id]
@@ -337,8 +318,12 @@ def save_svg(tensor: Tensor, path: str | os.PathLike, **options: Any) -> Path:
     Without Graphviz's ``dot`` program it writes the DOT source to ``path`` with the suffix
     ``.dot`` and raises :class:`GraphvizNotFoundError` saying how to install Graphviz.
     """
+    return render_svg(draw(tensor, **options), path)
+
+
+def render_svg(dot: graphviz.Digraph, path: str | os.PathLike) -> Path:
+    """Render a drawing to an SVG file at ``path`` (as :func:`save_svg` does) and return it."""
     path = Path(path)
-    dot = draw(tensor, **options)
     try:
         svg = dot.pipe(format="svg")
     except graphviz.CalledProcessError as err:

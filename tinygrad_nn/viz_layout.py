@@ -9,13 +9,14 @@ or top to bottom. Needs numpy only.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .autograd import Function, toposort
 from .tensor import Composite, Tensor
 
-__all__ = ["Groups", "Walk", "choose_rankdir"]
+__all__ = ["Frame", "Groups", "Nodes", "Walk", "choose_rankdir", "label_width"]
 
 #: the widest drawing (in points, 1 pt = 4/3 px) that fits a 1,100 px page without scrolling
 PAGE_WIDTH_PT = 800.0
@@ -114,6 +115,38 @@ class Groups:
         scope = self.outer_scope(fn)
         cut = next((i for i, s in enumerate(scope) if isinstance(s, Composite)), len(scope))
         return scope[:cut]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One moment of a backward pass, as ``explain_backward``'s frames draw it.
+
+    ``op`` is the op whose backward runs now (drawn red); ``known`` maps every tensor whose
+    gradient is known so far to the line shown for it (filled green); ``fresh`` holds the
+    tensors ``op`` has just sent a gradient to (thick green border); ``done`` the ops whose
+    backward has run (filled green).
+    """
+
+    op: Function | None
+    known: Mapping[Tensor, str]
+    fresh: frozenset = frozenset()
+    done: frozenset = frozenset()
+
+
+class Nodes:
+    """Nodes sorted into their clusters, with a rough width each for choosing the rankdir."""
+
+    def __init__(self, group_modules: bool) -> None:
+        self.group_modules = group_modules
+        self.clusters: dict[tuple, list[tuple[str, dict]]] = {(): []}
+        self.widths: dict[str, float] = {}
+
+    def add(self, scope: tuple, node_id: str, attrs: dict) -> None:
+        key = scope if self.group_modules else ()
+        for depth in range(1, len(key) + 1):
+            self.clusters.setdefault(key[:depth], [])
+        self.clusters[key].append((node_id, attrs))
+        self.widths[node_id] = label_width(attrs["label"])
 
 
 # ----------------------------------------------------------------------------- rankdir

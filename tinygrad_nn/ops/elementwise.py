@@ -15,6 +15,8 @@ __all__ = ["Add", "Div", "Exp", "Log", "Mul", "Neg", "Pow", "Sub"]
 
 
 class Add(Function):
+    """a + b. Rule: da = dy and db = dy (the gradient passes to both inputs unchanged)."""
+
     def forward(self, a, b):
         return a + b
 
@@ -23,6 +25,8 @@ class Add(Function):
 
 
 class Sub(Function):
+    """a - b. Rule: da = dy, db = -dy."""
+
     def forward(self, a, b):
         return a - b
 
@@ -31,6 +35,8 @@ class Sub(Function):
 
 
 class Neg(Function):
+    """-x. Rule: dx = -dy."""
+
     def forward(self, x):
         return np.negative(x)
 
@@ -39,6 +45,8 @@ class Neg(Function):
 
 
 class Mul(Function):
+    """a * b. Rule: da = dy * b, db = dy * a."""
+
     def forward(self, a, b):
         self.a, self.b = a, b
         return a * b
@@ -49,7 +57,7 @@ class Mul(Function):
 
 
 class Div(Function):
-    """a / b: d/da = 1 / b, d/db = -a / b^2."""
+    """a / b. Rule: da = dy / b, db = -dy * a / b^2."""
 
     def forward(self, a, b):
         self.a, self.b = a, b
@@ -62,7 +70,7 @@ class Div(Function):
 
 
 class Pow(Function):
-    """x ** p for a fixed number p: d/dx = p x^(p-1)."""
+    """x ** p for a fixed number p. Rule: dx = dy * p x^(p-1)."""
 
     def forward(self, x, exponent):
         self.x, self.p = x, exponent
@@ -80,6 +88,8 @@ class Pow(Function):
 
 
 class Exp(Function):
+    """y = e^x. Rule: dx = dy * y (e^x is its own derivative)."""
+
     def forward(self, x):
         self.y = np.exp(x)
         return self.y
@@ -89,6 +99,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    """Natural logarithm. Rule: dx = dy / x."""
+
     def forward(self, x):
         self.x = x
         return np.log(x)

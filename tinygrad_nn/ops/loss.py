@@ -40,7 +40,9 @@ def _check_targets(targets, n: int, k: int) -> np.ndarray:
 class SoftmaxCrossEntropy(Function):
     """Mean over N of -log softmax(logits)[target]; fused for stability.
 
-    logits: (N, K), targets: (N,) integer classes. Gradient: (softmax - onehot) / N.
+    logits: (N, K), targets: (N,) integer classes.
+
+    Rule: d logits = dy * (softmax(logits) - onehot(targets)) / N.
     """
 
     def forward(self, logits, targets):
@@ -71,7 +73,9 @@ class SoftmaxCrossEntropy(Function):
 class L2Penalty(Function):
     """scale * sum over the inputs of ||W||^2, one op for all the weight matrices.
 
-    d/dW = 2 scale W. (``nn.l2_penalty`` uses it with scale = lam / (2 n).)
+    (``nn.l2_penalty`` uses it with scale = lam / (2 n).)
+
+    Rule: dW = dy * 2 scale W for every W.
     """
 
     def forward(self, *weights, scale):

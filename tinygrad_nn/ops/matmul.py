@@ -19,6 +19,8 @@ class MatMul(Function):
 
     For 2-D, dA = dY B^T and dB = A^T dY; a 1-D operand is treated as a row (left) or
     column (right) matrix and the extra axis dropped again.
+
+    Rule: da = dy b^T, db = a^T dy.
     """
 
     name = "matmul"
@@ -64,6 +66,8 @@ class Linear(Function):
 
     dx = dY W^T, dW = x^T dY and db = sum of dY over the rows, with x and dY flattened to
     rows. One op instead of matmul + add, so a layer keeps one output array instead of two.
+
+    Rule: dx = dy W^T, dW = x^T dy, db = dy summed over the rows.
     """
 
     def forward(self, x, w, b=None):

@@ -32,6 +32,8 @@ def _expand_reduced(grad: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> 
 
 
 class Sum(Function):
+    """Sum over the axes. Rule: dx = dy copied back to every summed element."""
+
     def forward(self, x, axis=None, keepdims=False):
         axes = _normalize_axes(axis, x.ndim)
         self.shape = x.shape
@@ -44,7 +46,10 @@ class Sum(Function):
 
 
 class Mean(Function):
-    """Sum over the axes divided by their element count; NaN over no elements (as numpy)."""
+    """Sum over the axes divided by their element count; NaN over no elements (as numpy).
+
+    Rule: dx = dy / n copied back to each of the n averaged elements.
+    """
 
     def forward(self, x, axis=None, keepdims=False):
         axes = _normalize_axes(axis, x.ndim)
@@ -59,7 +64,10 @@ class Mean(Function):
 
 
 class Max(Function):
-    """Values of the maximum; at ties the gradient is split evenly among the maxima."""
+    """Values of the maximum; at ties the gradient is split evenly among the maxima.
+
+    Rule: dx = dy at the maximum (shared evenly at ties), 0 elsewhere.
+    """
 
     def forward(self, x, axis=None, keepdims=False):
         if x.size == 0:

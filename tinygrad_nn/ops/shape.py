@@ -15,6 +15,8 @@ __all__ = ["GetItem", "Reshape", "Transpose"]
 
 
 class Reshape(Function):
+    """The same values in a new shape. Rule: dx = dy reshaped back to x's shape."""
+
     def forward(self, x, shape):
         self.in_shape = x.shape
         try:
@@ -30,6 +32,8 @@ class Reshape(Function):
 
 
 class Transpose(Function):
+    """Axes permuted. Rule: dx = dy with the axes permuted back."""
+
     def forward(self, x, axes=None):
         if axes is None:
             axes = tuple(reversed(range(x.ndim)))
@@ -52,7 +56,10 @@ def _is_basic_index(index) -> bool:
 
 
 class GetItem(Function):
-    """x[index]; for integer-array indices repeated elements get their gradients summed."""
+    """x[index]; for integer-array indices repeated elements get their gradients summed.
+
+    Rule: dx = dy put back where it was taken from (repeats add up), 0 elsewhere.
+    """
 
     name = "getitem"
 
