@@ -23,6 +23,9 @@ class Add(Function):
     def backward(self, grad):
         return grad, grad
 
+    def tensor_backward(self, grad, out):
+        return grad, grad
+
 
 class Sub(Function):
     """a - b. Rule: da = dy, db = -dy."""
@@ -33,6 +36,9 @@ class Sub(Function):
     def backward(self, grad):
         return grad, -grad if self.needs_input_grad[1] else None
 
+    def tensor_backward(self, grad, out):
+        return grad, -grad if self.needs_input_grad[1] else None
+
 
 class Neg(Function):
     """-x. Rule: dx = -dy."""
@@ -41,6 +47,9 @@ class Neg(Function):
         return np.negative(x)
 
     def backward(self, grad):
+        return -grad
+
+    def tensor_backward(self, grad, out):
         return -grad
 
 
@@ -55,6 +64,10 @@ class Mul(Function):
         need_a, need_b = self.needs_input_grad
         return (grad * self.b if need_a else None, grad * self.a if need_b else None)
 
+    def tensor_backward(self, grad, out):
+        a, b = self.inputs
+        return grad * b, grad * a
+
 
 class Div(Function):
     """a / b. Rule: da = dy / b, db = -dy * a / b^2."""
@@ -67,6 +80,11 @@ class Div(Function):
         need_a, need_b = self.needs_input_grad
         ga = grad / self.b
         return ga if need_a else None, -ga * self.a / self.b if need_b else None
+
+    def tensor_backward(self, grad, out):
+        a, b = self.inputs
+        ga = grad / b
+        return ga, -ga * a / b if self.needs_input_grad[1] else None
 
 
 class Pow(Function):
@@ -86,6 +104,12 @@ class Pow(Function):
             return grad * (2 * self.x)
         return grad * (p * self.x ** (p - 1))
 
+    def tensor_backward(self, grad, out):
+        p = self.p
+        if p == 0:
+            return grad * 0.0
+        return grad if p == 1 else grad * (p * self.inputs[0] ** (p - 1))
+
 
 class Exp(Function):
     """y = e^x. Rule: dx = dy * y (e^x is its own derivative)."""
@@ -97,6 +121,9 @@ class Exp(Function):
     def backward(self, grad):
         return grad * self.y
 
+    def tensor_backward(self, grad, out):
+        return grad * out
+
 
 class Log(Function):
     """Natural logarithm. Rule: dx = dy / x."""
@@ -107,3 +134,6 @@ class Log(Function):
 
     def backward(self, grad):
         return grad / self.x
+
+    def tensor_backward(self, grad, out):
+        return grad / self.inputs[0]

@@ -60,6 +60,28 @@ class MatMul(Function):
         gb = np.swapaxes(a, -1, -2) @ grad if need_b else None
         return ga, gb
 
+    def tensor_backward(self, grad, out):
+        a, b = self.inputs
+        if a.ndim == 1 and b.ndim == 1:
+            return grad * b, grad * a
+        # a 1-D operand becomes a row (left) or column (right) matrix, as in forward
+        a2 = a.reshape(1, a.shape[0]) if a.ndim == 1 else a
+        b2 = b.reshape(b.shape[0], 1) if b.ndim == 1 else b
+        g2 = grad.reshape(out.shape[:-1] + (1, out.shape[-1])) if a.ndim == 1 else grad
+        g2 = g2.reshape(g2.shape + (1,)) if b.ndim == 1 else g2
+        ga = g2 @ _swap_last(b2)
+        gb = _swap_last(a2) @ g2
+        ga = ga.reshape(ga.shape[:-2] + (ga.shape[-1],)) if a.ndim == 1 else ga
+        gb = gb.reshape(gb.shape[:-1]) if b.ndim == 1 else gb
+        return ga, gb
+
+
+def _swap_last(t):
+    """The Tensor with its last two axes swapped (the matrix transpose of a batch)."""
+    axes = list(range(t.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return t.transpose(tuple(axes))
+
 
 class Linear(Function):
     """x @ W (+ b) for x (..., n_in), W (n_in, n_out), b (n_out,): the tutorial's linear update.
@@ -102,3 +124,10 @@ class Linear(Function):
         if len(need) == 2:
             return gx, gw
         return gx, gw, rows.sum(axis=0) if need[2] else None
+
+    def tensor_backward(self, grad, out):
+        x, w = self.inputs[0], self.inputs[1]
+        rows = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
+        gx = grad @ w.T
+        gw = x.reshape(-1, x.shape[-1]).T @ rows
+        return (gx, gw) if len(self.inputs) == 2 else (gx, gw, rows.sum(axis=0))

@@ -30,6 +30,9 @@ class Reshape(Function):
     def backward(self, grad):
         return grad.reshape(self.in_shape)
 
+    def tensor_backward(self, grad, out):
+        return grad.reshape(self.in_shape)
+
 
 class Transpose(Function):
     """Axes permuted. Rule: dx = dy with the axes permuted back."""
@@ -47,6 +50,9 @@ class Transpose(Function):
 
     def backward(self, grad):
         return np.transpose(grad, self.inverse)
+
+    def tensor_backward(self, grad, out):
+        return grad.transpose(self.inverse)
 
 
 def _is_basic_index(index) -> bool:
