@@ -8,7 +8,6 @@ or top to bottom. Needs numpy only.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -157,9 +156,9 @@ _RANKSEP_PT, _NODESEP_PT = 36.0, 18.0  # Graphviz's defaults (0.5 and 0.25 inch)
 
 def label_width(label: str) -> float:
     """Rough width in points of a node with this (HTML-like or plain) label."""
-    text = re.sub(r"&[#\w]+;", "x", re.sub(r"<br/>", "\n", label))
-    lines = re.sub(r"<[^>]+>", "", text).split("\n")
-    return max(54.0, _CHAR_PT * max(len(line) for line in lines) + 20.0)
+    text = label.replace("<b>", "").replace("</b>", "")
+    longest = max(len(line) for line in text.split("<br/>"))
+    return max(54.0, _CHAR_PT * longest + 20.0)
 
 
 def choose_rankdir(widths: dict[str, float], edges: list[tuple[str, str]]) -> str:
@@ -169,23 +168,20 @@ def choose_rankdir(widths: dict[str, float], edges: list[tuple[str, str]]) -> st
     right, the width is the sum over ranks of each rank's widest node; top to bottom, it is
     the widest rank's nodes side by side. Deep chains (a network's layers) go top to bottom.
     """
-    preds: dict[str, list[str]] = {node: [] for node in widths}
+    successors: dict[str, list[str]] = {node: [] for node in widths}
+    waiting = dict.fromkeys(widths, 0)  # how many predecessors are not ranked yet
     for a, b in edges:
-        preds[b].append(a)
-    rank: dict[str, int] = {}
-    for node in widths:  # iterative longest path: a node's rank after all its predecessors'
-        stack = [node]
-        while stack:
-            top = stack[-1]
-            if top in rank:
-                stack.pop()
-                continue
-            pending = [p for p in preds[top] if p not in rank]
-            if pending:
-                stack.extend(pending)
-            else:
-                rank[top] = 1 + max((rank[p] for p in preds[top]), default=-1)
-                stack.pop()
+        successors[a].append(b)
+        waiting[b] += 1
+    rank = dict.fromkeys(widths, 0)
+    ready = [node for node, n in waiting.items() if n == 0]
+    while ready:  # Kahn's order: a node is ranked once all its predecessors are
+        node = ready.pop()
+        for nxt in successors[node]:
+            rank[nxt] = max(rank[nxt], rank[node] + 1)
+            waiting[nxt] -= 1
+            if waiting[nxt] == 0:
+                ready.append(nxt)
     by_rank: dict[int, list[float]] = {}
     for node, r in rank.items():
         by_rank.setdefault(r, []).append(widths[node])
