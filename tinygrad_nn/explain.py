@@ -143,6 +143,7 @@ class _Recorder(Hook):
         self.pending: dict[Any, np.ndarray] = {}  # op -> gradient of its output; leaf -> total
         self.earlier: set[Tensor] = set()
         self.calls: dict[Function, tuple[GradSummary, tuple]] = {}
+        self.step_of: dict[Function, int] = {}
 
     def on_backward(self, order: list, root: Any, seed: np.ndarray) -> None:
         if self.root is not None:  # a backward started inside this one: not ours to explain

@@ -32,6 +32,7 @@ class Row:
 
     @property
     def step(self) -> str:
+        """The step number, or the range of steps (``2-4``)."""
         first, last = self.numbers[0], self.numbers[-1]
         return str(first) if first == last else f"{first}-{last}"
 

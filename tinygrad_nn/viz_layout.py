@@ -141,6 +141,8 @@ class Nodes:
         self.widths: dict[str, float] = {}
 
     def add(self, scope: tuple, node_id: str, attrs: dict) -> None:
+        """Put node ``node_id`` (Graphviz ``attrs``, a ``label`` among them) in ``scope``'s
+        cluster (the top level when modules are not grouped)."""
         key = scope if self.group_modules else ()
         for depth in range(1, len(key) + 1):
             self.clusters.setdefault(key[:depth], [])
