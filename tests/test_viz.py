@@ -295,7 +295,43 @@ def test_leaf_alone_and_bad_argument():
 def test_rankdir_is_passed_through():
     _, _, loss = digits_mlp()
     assert "rankdir=TB" in viz.draw(loss, rankdir="TB").source
-    assert "rankdir=LR" in viz.draw(loss).source
+    assert "rankdir=LR" in viz.draw(loss, rankdir="LR").source
+    with pytest.raises(ValueError, match="rankdir"):
+        viz.draw(loss, rankdir="sideways")
+
+
+def test_rankdir_auto_follows_the_graph_shape():
+    # the digits network is a deep chain: top to bottom (left to right it is ~2,000 pt wide)
+    _, _, loss = digits_mlp()
+    assert "rankdir=TB" in viz.draw(loss).source
+    assert "rankdir=TB" in viz.draw(loss, collapse=True).source
+    # a short graph fits left to right, however many inputs meet in it
+    w = Tensor(np.ones(3), requires_grad=True, name="w")
+    assert "rankdir=LR" in viz.draw((w * 2.0).sum()).source
+    terms = [Tensor(np.ones(3), name=f"x{i}") * w for i in range(30)]
+    assert "rankdir=LR" in viz.draw(tg.nn.l2_penalty(terms, 1.0, 1)).source
+
+
+def test_choose_rankdir_on_chosen_shapes():
+    from tinygrad_nn.viz.layout import choose_rankdir
+
+    chain = {f"n{i}": 100.0 for i in range(20)}
+    chain_edges = [(f"n{i}", f"n{i + 1}") for i in range(19)]
+    assert choose_rankdir(chain, chain_edges) == "TB"
+    assert choose_rankdir(dict(list(chain.items())[:5]), chain_edges[:4]) == "LR"
+    # a fan of 30 inputs into one node: left to right stacks them (narrow), top to bottom not
+    fan = {"out": 100.0} | {f"x{i}": 100.0 for i in range(30)}
+    assert choose_rankdir(fan, [(f"x{i}", "out") for i in range(30)]) == "LR"
+
+    # too wide either way: the narrower one (40 side-by-side chains of 10: 1,324 pt left to
+    # right against 4,702 pt top to bottom; 3 chains of 20: 2,684 against 336)
+    def chains(n: int, length: int) -> tuple[dict, list]:
+        nodes = {f"c{j}_{i}": 100.0 for j in range(n) for i in range(length)}
+        edges = [(f"c{j}_{i}", f"c{j}_{i + 1}") for j in range(n) for i in range(length - 1)]
+        return nodes, edges
+
+    assert choose_rankdir(*chains(40, 10)) == "LR"
+    assert choose_rankdir(*chains(3, 20)) == "TB"
 
 
 # ----------------------------------------------------------------------------- clusters
@@ -399,6 +435,142 @@ def test_collapse_keeps_weights_used_outside_the_layer():
     w1 = g.one("fc1.weight")
     targets = {n.title for n in g.targets(w1.id)}
     assert "fc1: Linear(64→48)" in targets and "pow" in targets
+
+
+# ----------------------------------------------------------------------------- composites
+
+
+@tg.composite
+def mse(pred, target):
+    return ((pred - target) ** 2).mean()
+
+
+@tg.composite(name="smooth_l1")
+def smooth(x):
+    return (x * x + 1.0).log()
+
+
+def test_composite_is_one_node_named_as_written():
+    pred = Tensor([1.0, 2.0, 4.0], requires_grad=True, name="pred")
+    target = Tensor([1.5, 2.0, 3.0], name="target")
+    loss = mse(pred, target)
+    g = parse_dot(viz.draw(loss).source)
+    (node,) = g.ops()
+    assert node.title == "mse" and node.lines == ["mse"]
+    assert node.attrs["tooltip"] == "mse: sub, pow, mean"
+    # its inputs keep their names; nothing made inside it is drawn
+    assert sorted(n.title for n in g.sources(node.id)) == ["pred", "target"]
+    assert [n.title for n in g.targets(node.id)] == ["loss"]
+    assert sorted(n.title for n in g.tensors()) == ["loss", "pred", "target"]
+    assert g.clusters == {}
+
+
+def test_expand_composites_shows_the_primitives_in_a_small_cluster():
+    pred = Tensor([1.0, 2.0, 4.0], requires_grad=True, name="pred")
+    loss = mse(pred, np.array([1.5, 2.0, 3.0]))
+    g = parse_dot(viz.draw(loss, expand_composites=True).source)
+    assert sorted(n.title for n in g.ops()) == ["mean", "pow", "sub"]
+    assert all(n.clusters == ("mse",) for n in g.ops())
+    ((label, parent),) = g.clusters.values()
+    assert label == "mse" and parent is None
+    assert "dotted" in viz.draw(loss, expand_composites=True).source
+    assert g.one("pred").clusters == ()
+    # without it the same graph is one op
+    assert [n.title for n in parse_dot(viz.draw(loss).source).ops()] == ["mse"]
+
+
+def test_composite_output_used_further_and_its_constants():
+    x = Tensor([0.5, -1.0], requires_grad=True, name="x")
+    out = smooth(x) * 3.0
+    g = parse_dot(viz.draw(out.sum()).source)
+    assert sorted(n.title for n in g.ops()) == ["mul", "smooth_l1", "sum"]
+    node = g.op("smooth_l1")
+    # the constant 1.0 made inside is hidden; the result is titled after the composite
+    assert [n.title for n in g.sources(node.id)] == ["x"]
+    assert [n.title for n in g.targets(node.id)] == ["smooth_l1"]
+    # two calls are two nodes; number ** tensor is the composite "pow"
+    twice = parse_dot(viz.draw((smooth(x) + smooth(x) + 2.0**x).sum()).source)
+    assert sorted(n.title for n in twice.ops()) == [
+        "add",
+        "add",
+        "pow",
+        "smooth_l1",
+        "smooth_l1",
+        "sum",
+    ]
+    assert [n.title for n in twice.sources(twice.op("pow").id)] == ["x"]
+
+
+def test_nested_composites_draw_the_outermost():
+    @tg.composite
+    def outer(a, b):
+        return mse(a, b) + smooth(a).sum()
+
+    a = Tensor([1.0, 2.0], requires_grad=True, name="a")
+    b = Tensor([0.0, 1.0], name="b")
+    loss = outer(a, b)
+    assert [n.title for n in parse_dot(viz.draw(loss).source).ops()] == ["outer"]
+    g = parse_dot(viz.draw(loss, expand_composites=True).source)
+    assert {n.clusters for n in g.ops()} == {
+        ("outer",),
+        ("outer", "mse"),
+        ("outer", "smooth_l1"),
+    }
+
+
+def test_composite_inside_a_module_and_collapse():
+    class Block(Module):
+        def __init__(self):
+            self.lin = tg.nn.Linear(3, 2, rng=0)
+
+        def forward(self, x):
+            return smooth(self.lin(x))
+
+    model = tg.nn.Sequential(Block())
+    x = Tensor(np.ones((4, 3)), name="x")
+    loss = model(x).sum()
+    g = parse_dot(viz.draw(loss).source)
+    node = g.op("smooth_l1")
+    assert node.clusters == ("Sequential()", "0: Block()")
+    assert [n.title for n in g.sources(node.id)] == ["linear"]
+    # collapsing the module hides the composite inside its box
+    boxes = parse_dot(viz.draw(loss, collapse=True).source).boxes()
+    assert [b.title for b in boxes] == ["0: Block()"]
+    assert "4 ops, 8 parameters" in boxes[0].lines  # linear, mul, add, log
+
+
+def test_composite_parameters_and_highlight():
+    @tg.composite
+    def affine(x, w):
+        return x @ w + 1.0
+
+    w = Tensor(np.ones((3, 2)), requires_grad=True, name="w")
+    x = Tensor(np.ones((4, 3)), name="x")
+    loss = affine(x, w).sum()
+    g = parse_dot(viz.draw(loss).source)
+    node = g.op("affine")
+    assert sorted(n.title for n in g.sources(node.id)) == ["w", "x"]  # a parameter input stays
+    # an op inside a composite lights up the composite's node
+    inner = loss.op.inputs[0].op
+    lit = parse_dot(viz.draw(loss, highlight=inner).source).op("affine")
+    assert lit.attrs["fillcolor"] == FILL["anomaly"]
+
+
+@needs_dot
+def test_digits_graphs_fit_a_page(tmp_path):
+    """The report's graphs (both presets' networks, full and collapsed) are at most 1,100 px
+    (825 pt) wide, so they fit the report's column at their own size."""
+    from tinygrad_nn.digits.cli import training_step_graph
+    from tinygrad_nn.digits.data import load_digits_splits
+
+    splits = load_digits_splits()
+    nets = [MLP([64, 48, 32, 10], "sigmoid", "sigmoid", rng=0), MLP([64, 384, 192, 10], "relu")]
+    for model in nets:
+        loss = training_step_graph(model, splits.X_train[:32], splits.y_train[:32], 0.5)
+        for collapse in (None, True):
+            svg = viz.save_svg(loss, tmp_path / "g.svg", collapse=collapse).read_bytes()
+            width = float(assert_valid_svg(svg).get("width").removesuffix("pt"))
+            assert width <= 825, (model.sizes, collapse, width)
 
 
 # ----------------------------------------------------------------------------- determinism

@@ -13,6 +13,7 @@ from .anomaly import AnomalyError, detect_anomaly
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .compile import compile
 from .gradcheck import gradcheck
+from .higher_order import grad
 from .serialize import load, load_state, save
 from .tensor import (
     Tensor,
@@ -36,6 +37,7 @@ __all__ = [
     "digits",
     "enable_grad",
     "get_default_dtype",
+    "grad",
     "gradcheck",
     "is_grad_enabled",
     "load",

@@ -15,17 +15,9 @@ import numpy as np
 
 from .autograd import Function
 from .hooks import Hook, hooks_state, installed
-from .tensor import current_scope
+from .tensor import current_scope, scope_name
 
 __all__ = ["AnomalyError", "detect_anomaly", "is_anomaly_enabled", "scope_name"]
-
-
-def scope_name(scope: tuple) -> str:
-    """The dotted path of the innermost module (or composite) in ``scope``, or ``"top level"``."""
-    if not scope:
-        return "top level"
-    inner = scope[-1]
-    return getattr(inner, "scope_name", type(inner).__name__)
 
 
 class AnomalyError(FloatingPointError):
@@ -50,7 +42,7 @@ class AnomalyError(FloatingPointError):
         """A ``graphviz.Digraph`` of the graph with the offending op in red."""
         if self.tensor is None:
             raise RuntimeError("this AnomalyError has no graph (it was pickled)")
-        from .viz import draw
+        from .viz.drawing import draw
 
         return draw(self.tensor, highlight=self.op)
 

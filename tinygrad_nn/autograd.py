@@ -139,6 +139,12 @@ class Function:
         """Given d(out), return d(input) for each positional input (None where not needed)."""
         raise NotImplementedError(f"{type(self).__name__} must define backward")
 
+    def tensor_backward(self, grad: Any, out: Any) -> tuple | Any:
+        """``backward`` written with Tensor ops on Tensors ``grad`` and ``out`` (the op's
+        output), so that the gradient is itself recorded: what ``backward(create_graph=True)``
+        runs (``higher_order.py``). Ops that do not define it cannot be differentiated twice."""
+        raise NotImplementedError(f"{self.name} has no second-order rule (tensor_backward)")
+
     @classmethod
     def apply(cls, *inputs: Any, **settings: Any) -> Any:
         """Run the op on Tensors, arrays or numbers and return a Tensor; it is recorded for

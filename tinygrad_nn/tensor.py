@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd, ops
+from . import autograd, higher_order, ops
 from .autograd import Function, _state
 from .hooks import VersionClock, hooks_state, stateful
 
@@ -30,6 +30,7 @@ __all__ = [
     "pop_scope",
     "push_scope",
     "scope",
+    "scope_name",
     "set_default_dtype",
     "softmax_cross_entropy",
 ]
@@ -128,6 +129,14 @@ _scopes = _Scopes()
 def current_scope() -> tuple:
     """The modules and composites the current op runs in, outermost first (per thread)."""
     return _scopes.stack
+
+
+def scope_name(scope: tuple) -> str:
+    """The dotted path of the innermost module (or composite) in ``scope``, or ``"top level"``."""
+    if not scope:
+        return "top level"
+    inner = scope[-1]
+    return getattr(inner, "scope_name", type(inner).__name__)
 
 
 def push_scope(entry: Any) -> tuple:
@@ -507,13 +516,26 @@ class Tensor:
         """Forget the accumulated gradient (sets ``.grad`` to None)."""
         self.grad = None
 
-    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+    def backward(
+        self, grad: Any = None, retain_graph: bool = False, create_graph: bool = False
+    ) -> None:
         """Backpropagate from this tensor, accumulating into ``.grad`` of the leaves.
 
         ``grad`` defaults to 1 for a one-element tensor; otherwise pass d(loss)/d(self).
-        Saved arrays are freed afterwards unless ``retain_graph=True``.
+        Saved arrays are freed afterwards unless ``retain_graph=True``. With
+        ``create_graph=True`` the gradients are recorded too (``.grad_tensor``), so they can
+        be differentiated again, and the graph is kept (see ``higher_order``).
         """
+        if create_graph:
+            higher_order.backward(self, grad)
+            return
         autograd.backward(self, grad, retain_graph)
+
+    @property
+    def grad_tensor(self) -> Tensor | None:
+        """The gradient as a Tensor with a graph, after ``backward(create_graph=True)``;
+        None otherwise, or once ``.grad`` has changed since."""
+        return higher_order.grad_tensor(self)
 
     # ------------------------------------------------------------------ elementwise
     def add(self, other: Any) -> Tensor:

@@ -4,6 +4,8 @@ One module per family of ops; each op is one :class:`~tinygrad_nn.autograd.Funct
 subclass whose ``forward`` takes numpy arrays and saves on ``self`` what ``backward`` needs,
 and whose ``backward`` gets d(loss)/d(output) and returns one gradient per positional input.
 The engine (``autograd.py``) undoes broadcasting, so gradients may have the broadcast shape.
+Each op's docstring states its local derivative in one ``Rule:`` line (``dx = dy * y (1 - y)``),
+which ``viz.explain_backward`` shows at each step.
 """
 
 from .elementwise import Add, Div, Exp, Log, Mul, Neg, Pow, Sub

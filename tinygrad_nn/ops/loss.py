@@ -40,7 +40,9 @@ def _check_targets(targets, n: int, k: int) -> np.ndarray:
 class SoftmaxCrossEntropy(Function):
     """Mean over N of -log softmax(logits)[target]; fused for stability.
 
-    logits: (N, K), targets: (N,) integer classes. Gradient: (softmax - onehot) / N.
+    logits: (N, K), targets: (N,) integer classes.
+
+    Rule: d logits = dy * (softmax(logits) - onehot(targets)) / N.
     """
 
     def forward(self, logits, targets):
@@ -51,7 +53,7 @@ class SoftmaxCrossEntropy(Function):
         n, k = logits.shape
         if n == 0:
             raise ValueError("softmax_cross_entropy: logits have no rows (N = 0)")
-        t = _check_targets(targets, n, k)
+        t = self.targets = _check_targets(targets, n, k)
         rows = np.arange(n)
         # log p[target] = z[target] - log sum_j e^z_j with z = logits - max (log-sum-exp)
         z = logits - logits.max(axis=1, keepdims=True)
@@ -67,11 +69,19 @@ class SoftmaxCrossEntropy(Function):
     def backward(self, grad):
         return grad * self.grad_logits
 
+    def tensor_backward(self, grad, out):
+        n, k = self.inputs[0].shape
+        onehot = np.zeros((n, k), dtype=self.grad_logits.dtype)
+        onehot[np.arange(n), self.targets] = 1
+        return (self.inputs[0].softmax(axis=1) - onehot) * (grad / n)
+
 
 class L2Penalty(Function):
     """scale * sum over the inputs of ||W||^2, one op for all the weight matrices.
 
-    d/dW = 2 scale W. (``nn.l2_penalty`` uses it with scale = lam / (2 n).)
+    (``nn.l2_penalty`` uses it with scale = lam / (2 n).)
+
+    Rule: dW = dy * 2 scale W for every W.
     """
 
     def forward(self, *weights, scale):
@@ -82,3 +92,7 @@ class L2Penalty(Function):
     def backward(self, grad):
         factor = 2 * self.scale * grad
         return tuple(factor * w for w in self.weights)
+
+    def tensor_backward(self, grad, out):
+        factor = grad * (2 * self.scale)
+        return tuple(factor * w for w in self.inputs)

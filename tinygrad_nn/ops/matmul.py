@@ -7,6 +7,8 @@ broadcasting).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import Function
@@ -19,6 +21,8 @@ class MatMul(Function):
 
     For 2-D, dA = dY B^T and dB = A^T dY; a 1-D operand is treated as a row (left) or
     column (right) matrix and the extra axis dropped again.
+
+    Rule: da = dy b^T, db = a^T dy.
     """
 
     name = "matmul"
@@ -58,12 +62,36 @@ class MatMul(Function):
         gb = np.swapaxes(a, -1, -2) @ grad if need_b else None
         return ga, gb
 
+    def tensor_backward(self, grad, out):
+        a, b = self.inputs
+        if a.ndim == 1 and b.ndim == 1:
+            return grad * b, grad * a
+        # a 1-D operand becomes a row (left) or column (right) matrix, as in forward
+        a2 = a.reshape(1, a.shape[0]) if a.ndim == 1 else a
+        b2 = b.reshape(b.shape[0], 1) if b.ndim == 1 else b
+        g2 = grad.reshape(out.shape[:-1] + (1, out.shape[-1])) if a.ndim == 1 else grad
+        g2 = g2.reshape(g2.shape + (1,)) if b.ndim == 1 else g2
+        ga = g2 @ _swap_last(b2)
+        gb = _swap_last(a2) @ g2
+        ga = ga.reshape(ga.shape[:-2] + (ga.shape[-1],)) if a.ndim == 1 else ga
+        gb = gb.reshape(gb.shape[:-1]) if b.ndim == 1 else gb
+        return ga, gb
+
+
+def _swap_last(t):
+    """The Tensor with its last two axes swapped (the matrix transpose of a batch)."""
+    axes = list(range(t.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return t.transpose(tuple(axes))
+
 
 class Linear(Function):
     """x @ W (+ b) for x (..., n_in), W (n_in, n_out), b (n_out,): the tutorial's linear update.
 
     dx = dY W^T, dW = x^T dY and db = sum of dY over the rows, with x and dY flattened to
     rows. One op instead of matmul + add, so a layer keeps one output array instead of two.
+
+    Rule: dx = dy W^T, dW = x^T dy, db = dy summed over the rows.
     """
 
     def forward(self, x, w, b=None):
@@ -91,11 +119,19 @@ class Linear(Function):
 
     def backward(self, grad):
         need = self.needs_input_grad
-        dy = grad.reshape(-1, grad.shape[-1])  # dY and x as rows (views when already 2-D)
-        x = self.x.reshape(-1, self.x.shape[-1])
+        rows = math.prod(grad.shape[:-1])  # leading axes flattened (an explicit count: may be 0)
+        dy = grad.reshape(rows, grad.shape[-1])  # dY and x as rows (views when already 2-D)
+        x = self.x.reshape(rows, self.x.shape[-1])
         grads = (
             grad @ self.w.T if need[0] else None,  # dx = dY W^T
             x.T @ dy if need[1] else None,  # dW = x^T dY
             dy.sum(axis=0) if need[-1] and len(need) == 3 else None,  # db = sum of dY rows
         )
         return grads[: len(need)]
+
+    def tensor_backward(self, grad, out):
+        x, w = self.inputs[0], self.inputs[1]
+        rows = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
+        gx = grad @ w.T
+        gw = x.reshape(-1, x.shape[-1]).T @ rows
+        return (gx, gw) if len(self.inputs) == 2 else (gx, gw, rows.sum(axis=0))

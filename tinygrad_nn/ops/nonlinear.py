@@ -17,7 +17,10 @@ __all__ = ["LogSoftmax", "Relu", "Sigmoid", "Softmax", "Tanh"]
 
 class Sigmoid(Function):
     """1 / (1 + e^-x) = 0.5 + 0.5 tanh(x / 2): the same function with one transcendental
-    and no overflow for any x (tanh saturates at +-1); dy/dx = y (1 - y)."""
+    and no overflow for any x (tanh saturates at +-1).
+
+    Rule: dx = dy * y (1 - y), from the saved output y.
+    """
 
     def forward(self, x):
         y = np.multiply(x, 0.5, out=np.empty(x.shape, np.result_type(x, 0.5)))
@@ -31,8 +34,13 @@ class Sigmoid(Function):
         y = self.y
         return grad * y * (1 - y)
 
+    def tensor_backward(self, grad, out):
+        return grad * out * (1 - out)
+
 
 class Tanh(Function):
+    """y = tanh(x). Rule: dx = dy * (1 - y^2)."""
+
     def forward(self, x):
         self.y = np.tanh(x)
         return self.y
@@ -40,13 +48,21 @@ class Tanh(Function):
     def backward(self, grad):
         return grad * (1 - self.y * self.y)
 
+    def tensor_backward(self, grad, out):
+        return grad * (1 - out * out)
+
 
 class Relu(Function):
+    """y = max(x, 0). Rule: dx = dy where x > 0, else 0."""
+
     def forward(self, x):
         self.positive = x > 0
         return np.maximum(x, 0)  # (np.where is ~10x slower on mixed signs)
 
     def backward(self, grad):
+        return grad * self.positive
+
+    def tensor_backward(self, grad, out):
         return grad * self.positive
 
 
@@ -57,7 +73,7 @@ def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
 
 
 class Softmax(Function):
-    """y = e^x / sum(e^x) (max subtracted first); dx = y * (dy - sum(dy * y))."""
+    """y = e^x / sum(e^x) (max subtracted first). Rule: dx = y * (dy - sum(dy * y))."""
 
     def forward(self, x, axis=-1):
         if x.ndim == 0:
@@ -72,9 +88,12 @@ class Softmax(Function):
         y = self.y
         return y * (grad - np.sum(grad * y, axis=self.axis, keepdims=True))
 
+    def tensor_backward(self, grad, out):
+        return out * (grad - (grad * out).sum(axis=self.axis, keepdims=True))
+
 
 class LogSoftmax(Function):
-    """y = x - logsumexp(x); dx = dy - softmax(x) * sum(dy)."""
+    """y = x - logsumexp(x). Rule: dx = dy - softmax(x) * sum(dy)."""
 
     def forward(self, x, axis=-1):
         if x.ndim == 0:
@@ -85,3 +104,6 @@ class LogSoftmax(Function):
 
     def backward(self, grad):
         return grad - np.exp(self.y) * np.sum(grad, axis=self.axis, keepdims=True)
+
+    def tensor_backward(self, grad, out):
+        return grad - out.exp() * grad.sum(axis=self.axis, keepdims=True)

@@ -31,7 +31,15 @@ def _expand_reduced(grad: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> 
     return grad if keepdims else np.expand_dims(grad, axes)
 
 
+def _expand(grad, shape: tuple):
+    """Tensor ``grad`` (the reduced axes kept as 1s) broadcast to ``shape``, as a recorded
+    op: adding zeros of that shape broadcasts, and add's backward sums back."""
+    return grad + np.zeros(shape, dtype=grad.dtype)
+
+
 class Sum(Function):
+    """Sum over the axes. Rule: dx = dy copied back to every summed element."""
+
     def forward(self, x, axis=None, keepdims=False):
         axes = _normalize_axes(axis, x.ndim)
         self.shape = x.shape
@@ -42,9 +50,15 @@ class Sum(Function):
     def backward(self, grad):
         return np.broadcast_to(grad.reshape(self.kept), self.shape)
 
+    def tensor_backward(self, grad, out):
+        return _expand(grad.reshape(self.kept), self.shape)
+
 
 class Mean(Function):
-    """Sum over the axes divided by their element count; NaN over no elements (as numpy)."""
+    """Sum over the axes divided by their element count; NaN over no elements (as numpy).
+
+    Rule: dx = dy / n copied back to each of the n averaged elements.
+    """
 
     def forward(self, x, axis=None, keepdims=False):
         axes = _normalize_axes(axis, x.ndim)
@@ -57,9 +71,16 @@ class Mean(Function):
         scale = grad.dtype.type(1.0 / self.count) if self.count else grad.dtype.type(np.nan)
         return np.broadcast_to(grad.reshape(self.kept) * scale, self.shape)
 
+    def tensor_backward(self, grad, out):
+        scale = 1.0 / self.count if self.count else float("nan")
+        return _expand(grad.reshape(self.kept) * scale, self.shape)
+
 
 class Max(Function):
-    """Values of the maximum; at ties the gradient is split evenly among the maxima."""
+    """Values of the maximum; at ties the gradient is split evenly among the maxima.
+
+    Rule: dx = dy at the maximum (shared evenly at ties), 0 elsewhere.
+    """
 
     def forward(self, x, axis=None, keepdims=False):
         if x.size == 0:
@@ -74,3 +95,8 @@ class Max(Function):
         mask = (self.x == self.m).astype(grad.dtype)
         mask /= mask.sum(axis=self.axes, keepdims=True)
         return _expand_reduced(grad, self.axes, self.keepdims) * mask
+
+    def tensor_backward(self, grad, out):
+        mask = (self.x == self.m).astype(grad.dtype)
+        mask /= mask.sum(axis=self.axes, keepdims=True)
+        return grad.reshape(self.m.shape) * mask

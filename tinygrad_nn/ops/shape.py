@@ -15,6 +15,8 @@ __all__ = ["GetItem", "Reshape", "Transpose"]
 
 
 class Reshape(Function):
+    """The same values in a new shape. Rule: dx = dy reshaped back to x's shape."""
+
     def forward(self, x, shape):
         self.in_shape = x.shape
         try:
@@ -28,8 +30,13 @@ class Reshape(Function):
     def backward(self, grad):
         return grad.reshape(self.in_shape)
 
+    def tensor_backward(self, grad, out):
+        return grad.reshape(self.in_shape)
+
 
 class Transpose(Function):
+    """Axes permuted. Rule: dx = dy with the axes permuted back."""
+
     def forward(self, x, axes=None):
         if axes is None:
             axes = tuple(reversed(range(x.ndim)))
@@ -44,6 +51,9 @@ class Transpose(Function):
     def backward(self, grad):
         return np.transpose(grad, self.inverse)
 
+    def tensor_backward(self, grad, out):
+        return grad.transpose(self.inverse)
+
 
 def _is_basic_index(index) -> bool:
     """True for ints, slices, None and Ellipsis only (no repeated elements possible)."""
@@ -52,7 +62,10 @@ def _is_basic_index(index) -> bool:
 
 
 class GetItem(Function):
-    """x[index]; for integer-array indices repeated elements get their gradients summed."""
+    """x[index]; for integer-array indices repeated elements get their gradients summed.
+
+    Rule: dx = dy put back where it was taken from (repeats add up), 0 elsewhere.
+    """
 
     name = "getitem"
 
