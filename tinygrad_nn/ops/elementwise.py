@@ -2,7 +2,8 @@
 
 Each op: ``forward`` on numpy arrays saves what ``backward`` needs; ``backward`` gets
 d(loss)/d(output) and returns one gradient per positional input (the engine undoes
-broadcasting).
+broadcasting). ``forward_code`` / ``backward_code`` are the same computations as numpy
+source for ``compile`` (see ``codegen.Code``): they must compute the same bits.
 """
 
 from __future__ import annotations
@@ -21,6 +22,14 @@ class Add(Function):
     def backward(self, grad):
         return grad, grad
 
+    def forward_code(self, c, a, b):
+        y = c.new(a, b, reuse=(a, b))
+        c.line(f"np.add({a}, {b}, out={y})")
+        return y
+
+    def backward_code(self, c, grad):
+        return grad, grad
+
 
 class Sub(Function):
     def forward(self, a, b):
@@ -29,6 +38,18 @@ class Sub(Function):
     def backward(self, grad):
         return grad, -grad if self.needs_input_grad[1] else None
 
+    def forward_code(self, c, a, b):
+        y = c.new(a, b, reuse=(a, b))
+        c.line(f"np.subtract({a}, {b}, out={y})")
+        return y
+
+    def backward_code(self, c, grad):
+        if not self.needs_input_grad[1]:
+            return grad, None
+        gb = c.new(grad, hint=f"g_{c.hint}")
+        c.line(f"np.negative({grad}, out={gb})")
+        return grad, gb
+
 
 class Neg(Function):
     def forward(self, x):
@@ -36,6 +57,16 @@ class Neg(Function):
 
     def backward(self, grad):
         return -grad
+
+    def forward_code(self, c, x):
+        y = c.new(x, reuse=x)
+        c.line(f"np.negative({x}, out={y})")
+        return y
+
+    def backward_code(self, c, grad):
+        g = c.new(grad, reuse=grad, hint=f"g_{c.hint}")
+        c.line(f"np.negative({grad}, out={g})")
+        return g
 
 
 class Mul(Function):
@@ -46,6 +77,21 @@ class Mul(Function):
     def backward(self, grad):
         need_a, need_b = self.needs_input_grad
         return (grad * self.b if need_a else None, grad * self.a if need_b else None)
+
+    def forward_code(self, c, a, b):
+        c.saved.update(a=a, b=b)
+        y = c.new(a, b, reuse=(a, b))
+        c.line(f"np.multiply({a}, {b}, out={y})")
+        return y
+
+    def backward_code(self, c, grad):
+        grads = []
+        for need, other in zip(self.needs_input_grad, (c.saved["b"], c.saved["a"])):
+            g = c.new(grad, other, hint=f"g_{c.hint}") if need else None
+            if need:
+                c.line(f"np.multiply({grad}, {other}, out={g})")
+            grads.append(g)
+        return tuple(grads)
 
 
 class Div(Function):
@@ -59,6 +105,21 @@ class Div(Function):
         need_a, need_b = self.needs_input_grad
         ga = grad / self.b
         return ga if need_a else None, -ga * self.a / self.b if need_b else None
+
+    def forward_code(self, c, a, b):
+        c.saved.update(a=a, b=b)
+        y = c.new(a, b, reuse=(a, b))
+        c.line(f"np.divide({a}, {b}, out={y})")
+        return y
+
+    def backward_code(self, c, grad):
+        a, b = c.saved["a"], c.saved["b"]
+        ga = c.new(grad, b, hint=f"g_{c.hint}")
+        c.line(f"np.divide({grad}, {b}, out={ga})")
+        if not self.needs_input_grad[1]:
+            return ga, None
+        gb = c.let(f"-{ga} * {a} / {b}", ga, a, b, hint=f"g_{c.hint}")
+        return ga if self.needs_input_grad[0] else None, gb
 
 
 class Pow(Function):
@@ -78,6 +139,20 @@ class Pow(Function):
             return grad * (2 * self.x)
         return grad * (p * self.x ** (p - 1))
 
+    def forward_code(self, c, x, exponent):
+        c.saved["x"] = x
+        return c.let(f"{x} ** {c.lit(exponent)}", x, exponent)
+
+    def backward_code(self, c, grad):
+        x, p = c.saved["x"], self.p
+        if p == 0:
+            return c.let(f"np.zeros_like({grad})", grad)
+        if p == 1:
+            return grad
+        if p == 2:
+            return c.let(f"{grad} * (2 * {x})", grad, x)
+        return c.let(f"{grad} * ({c.lit(p)} * {x} ** {c.lit(p - 1)})", grad, x, p)
+
 
 class Exp(Function):
     def forward(self, x):
@@ -87,6 +162,16 @@ class Exp(Function):
     def backward(self, grad):
         return grad * self.y
 
+    def forward_code(self, c, x):
+        y = c.saved["y"] = c.new(x, 1.0, reuse=x)
+        c.line(f"np.exp({x}, out={y})")
+        return y
+
+    def backward_code(self, c, grad):
+        g = c.new(grad, c.saved["y"], reuse=grad, hint=f"g_{c.hint}")
+        c.line(f"np.multiply({grad}, {c.saved['y']}, out={g})")
+        return g
+
 
 class Log(Function):
     def forward(self, x):
@@ -95,3 +180,14 @@ class Log(Function):
 
     def backward(self, grad):
         return grad / self.x
+
+    def forward_code(self, c, x):
+        c.saved["x"] = x
+        y = c.new(x, 1.0)
+        c.line(f"np.log({x}, out={y})")
+        return y
+
+    def backward_code(self, c, grad):
+        g = c.new(grad, c.saved["x"], reuse=grad, hint=f"g_{c.hint}")
+        c.line(f"np.divide({grad}, {c.saved['x']}, out={g})")
+        return g
