@@ -19,6 +19,8 @@ import numpy as np
 from .autograd import Function, _store_grad
 from .codegen import Code, Program, Val
 from .hooks import Hook, VersionClock
+from .nn.module import Module
+from .optim import Optimizer
 from .tensor import Tensor
 
 __all__ = ["TraceError", "Tracer"]
@@ -44,8 +46,14 @@ def _is_literal(x: Any) -> bool:
 class Tracer(Hook):
     """Writes the program of one call of a function while it runs eagerly."""
 
-    def __init__(self, args: tuple, names: list[str]) -> None:
-        self.prog = Program()
+    def __init__(self, args: tuple, names: list[str], watched: tuple = ()) -> None:
+        self.prog = Program(names)
+        # each known tensor's .grad at the start: a change the trace did not see is refused
+        self.entry_grads: dict[Tensor, Any] = {}
+        for obj in watched:
+            params = obj.parameters() if hasattr(obj, "parameters") else [obj]
+            for p in getattr(obj, "params", params):
+                self.entry_grads[p] = p.grad
         self.tensor_val: dict[Tensor, str] = {}
         self.array_val: dict[int, tuple[np.ndarray, str]] = {}
         self.codes: dict[Function, Code] = {}
@@ -101,7 +109,8 @@ class Tracer(Hook):
             known = self._array_token(src)
             if known is not None and src.shape == data.shape and data.base is None:
                 val = self.prog.vals[known]
-                token = self.prog.value(Val(data.shape, data.dtype, "buffer", val.hint))
+                hint = f"{val.hint}_{data.dtype.name}"
+                token = self.prog.value(Val(data.shape, data.dtype, "buffer", hint))
                 self.prog.line(f"{token}[...] = {known}")  # the dtype conversion Tensor made
         if token is None and _is_literal(source):
             token = self._constant(data, "k")
@@ -189,7 +198,7 @@ class Tracer(Hook):
         obj = self.prog.value(Val((), np.dtype(object), "local", f"{fn.name}_op"))
         self.prog.line(f"{obj} = {cls}()")
         if recorded:
-            self.prog.line(f"{obj}.needs_input_grad = {fn.needs_input_grad!r}")
+            self.prog.line(f"{obj}.needs_input_grad = {fn.needs_input_grad!r}", writes=(obj,))
         args = ", ".join(tokens + [f"{k}={code.lit(v)}" for k, v in kw.items()])
         token = self.prog.value(Val(out.shape, out.dtype, "foreign", hint))
         self.prog.line(f"{token} = np.asarray({obj}.forward({args}))")
@@ -259,7 +268,9 @@ class Tracer(Hook):
             tokens.append(self.prog.value(Val(a.shape, a.dtype, "foreign", f"g_{code.hint}")))
         names = ", ".join(tokens) + ("," if len(tokens) == 1 else "")
         self.prog.line(
-            f"{names} = {helper}({obj}, {obj}.backward({g}))", extra_reads=code.saved["inputs"]
+            f"{names} = {helper}({obj}, {obj}.backward({g}))",
+            extra_reads=code.saved["inputs"],
+            writes=tuple(tokens),
         )
         return tuple(tokens)
 
@@ -287,6 +298,12 @@ class Tracer(Hook):
         vals = self.prog.vals
         code = Code(self.prog, None, f"g_{target.removesuffix('_tensor')}")
         if state is UNKNOWN:
+            if t in self.entry_grads and t.grad is not self.entry_grads[t]:
+                raise TraceError(
+                    f"compile: the gradient of tensor {_label(t)} was changed inside the "
+                    "function other than by zero_grad(); such changes are not replayed. Use "
+                    "optimizer.zero_grad() or tensor.zero_grad()."
+                )
             helper = self.prog.bind("store_grad", _store_grad)
             self.prog.line(f"{helper}({target}, {g}, copy=True)", effect=True)
             return
@@ -314,14 +331,15 @@ class Tracer(Hook):
     def on_call(self, call: Any) -> None:
         obj, name = call.args[0] if call.args else None, call.func.__name__
         simple = len(call.args) == 1 and not call.keywords
-        if simple and name == "zero_grad":
+        if simple and call.func in _zero_grads():
             params = getattr(obj, "params", None)
             if params is None and hasattr(obj, "parameters"):
                 params = obj.parameters()
             if params is None and isinstance(obj, Tensor):
                 params = [obj]
             if params is not None:
-                self._watch(obj)
+                if not isinstance(obj, Tensor):
+                    self._watch(obj)
                 for p in params:
                     target = self.leaf_names.get(p) or self._leaf_target(p)
                     stale = self.stores.pop(p, None)
@@ -331,7 +349,7 @@ class Tracer(Hook):
                     self.stores[p] = self.prog.lines[-1]
                     self.grad_state[p] = None
                 return
-        if simple and name == "step" and hasattr(obj, "step_code"):
+        if simple and call.func is Optimizer.step.__wrapped__ and _has_step_code(obj):
             grads = [self.grad_state.get(p, UNKNOWN) for p in obj.params]
             if all(g is not UNKNOWN for g in grads):
                 self._watch(obj)
@@ -343,7 +361,8 @@ class Tracer(Hook):
                 obj.step_code(OptimizerCode(self.prog, opt, clock), tokens, grads, targets)
                 return
         # anything else runs as it is; gradients may change under it
-        self.prog.line(f"{self.prog.bind(name, call)}()", effect=True)
+        owner = type(obj).__name__.lower() if obj is not None else "call"
+        self.prog.line(f"{self.prog.bind(f'{owner}_{name}', call)}()", effect=True)
         self.stores.clear()
         for t in list(self.grad_state):
             self.grad_state[t] = UNKNOWN
@@ -394,6 +413,23 @@ class OptimizerCode:
         """A preallocated temporary shaped like value ``like``."""
         shape, dtype = self.prog.meta(like)
         return self.prog.value(Val(shape, dtype, "buffer", "tmp", scratch=True))
+
+
+def _zero_grads() -> tuple:
+    """The library's own ``zero_grad`` methods (a replaced one runs as it is)."""
+    return (
+        Optimizer.zero_grad.__wrapped__,
+        Module.zero_grad.__wrapped__,
+        Tensor.zero_grad.__wrapped__,
+    )
+
+
+def _has_step_code(opt: Any) -> bool:
+    """True when the class that defines the optimizer's update also wrote its template."""
+    for cls in type(opt).__mro__:
+        if "_update" in vars(cls) or "_begin_step" in vars(cls):
+            return "step_code" in vars(cls)
+    return False
 
 
 def _grads_of(fn: Function, grads: Any) -> tuple:

@@ -12,6 +12,8 @@ readably and returns the source of one plain Python function.
 
 from __future__ import annotations
 
+import builtins
+import keyword
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -67,7 +69,8 @@ def _scalar(text: str) -> Any:
 class Program:
     """Values and lines of one traced function, and :meth:`build` to turn them into source."""
 
-    def __init__(self) -> None:
+    def __init__(self, params: list[str] | None = None) -> None:
+        self.params = list(params or [])
         self.vals: dict[str, Val] = {}
         self.lines: list[Line] = []
         self.names: dict[str, Any] = {"np": np}
@@ -91,11 +94,15 @@ class Program:
         """A comment shown above the next line."""
         self._comment = text
 
-    def bind(self, hint: str, obj: Any) -> str:
+    def bind(self, hint: str, obj: Any, taken: set | frozenset = frozenset()) -> str:
         """A global name for ``obj`` in the generated function's namespace."""
         name = _identifier(hint)
         base, i = name, 1
-        while name in self.names and self.names[name] is not obj:
+        while (
+            (name in self.names and self.names[name] is not obj)
+            or name in self.params
+            or name in taken
+        ):
             i += 1
             name = f"{base}_{i}"
         self.names[name] = obj
@@ -110,8 +117,10 @@ class Program:
 
     # ------------------------------------------------------------------ build
     def build(self, fname: str, params: list[str], outputs: list[str]) -> tuple[str, dict]:
-        self.params = params
         """The source of ``def fname(params): ...`` returning ``outputs``, and its globals."""
+        while fname in self.names:
+            fname += "_"
+        self.fname = fname
         ret = ", ".join(outputs) + ("," if len(outputs) == 1 else "")
         self.line(f"return ({ret})" if outputs else "return ()", effect=True)
         lines = self._fold(self.lines)
@@ -153,8 +162,9 @@ class Program:
                 if t not in seen and tokens.count(t) == 1 and not _updates(line.text, t)
             }
             seen.update(tokens)
-            fold = not line.effect and fresh == writes and writes and not line.extra_reads
-            fold = fold and all(self.vals[t].kind == "const" for t in set(tokens) - fresh)
+            inputs = set(tokens) - fresh
+            fold = not line.effect and writes and inputs and not line.extra_reads
+            fold = fold and all(self.vals[t].kind == "const" for t in inputs)
             if not fold:
                 kept.append(line)
                 continue
@@ -252,7 +262,8 @@ class Program:
             if val.kind == "arg" and val.hint in self.params:
                 names[t] = val.hint
             elif val.kind in ("const", "live"):
-                names[t] = self.bind(val.hint, val.value)
+                names[t] = self.bind(val.hint, val.value, used)
+                used.add(names[t])
             else:
                 name, i = _identifier(val.hint), 1
                 base = name
@@ -286,6 +297,8 @@ def _like(like: Any, shape: Any, dtype: Any) -> tuple:
 
 def _identifier(hint: str) -> str:
     name = re.sub(r"\W+", "_", hint).strip("_") or "t"
+    if keyword.iskeyword(name) or hasattr(builtins, name):
+        name += "_"
     return name if not name[0].isdigit() else f"t{name}"
 
 

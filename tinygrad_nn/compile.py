@@ -127,7 +127,7 @@ class Plan:
         self.source = source
         watched = list(tracer.watched)
         for obj in _captured(fn):
-            if not any(obj is w for w in watched):
+            if not any(obj is w for w in watched) and not isinstance(obj, Tensor):
                 watched.append(obj)
         for obj in list(watched):
             for _, m in obj.named_modules() if hasattr(obj, "named_modules") else ():
@@ -143,7 +143,7 @@ class Plan:
         filename = f"<tinygrad_nn.compile {name} #{next(_counter)}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         exec(builtins.compile(source, filename, "exec"), namespace)  # noqa: S102
-        self.run = namespace[name]
+        self.run = namespace[tracer.prog.fname]
 
 
 def _captured(fn: Callable) -> list[Any]:
@@ -152,7 +152,7 @@ def _captured(fn: Callable) -> list[Any]:
     from .optim import Optimizer
 
     fn = inspect.unwrap(fn)
-    found = []
+    found: list[Any] = []
     cells = getattr(fn, "__closure__", None) or ()
     values = [c.cell_contents for c in cells if _filled(c)]
     code = getattr(fn, "__code__", None)
@@ -160,7 +160,7 @@ def _captured(fn: Callable) -> list[Any]:
         g = getattr(fn, "__globals__", {})
         values += [g[n] for n in code.co_names if n in g]
     for v in values:
-        if isinstance(v, (Module, Optimizer)):
+        if isinstance(v, (Module, Optimizer)) or (isinstance(v, Tensor) and v.requires_grad):
             found.append(v)
     return found
 
@@ -215,7 +215,7 @@ class Compiled:
             raise TraceError("compile: a compiled function cannot run inside another's trace")
         proxies, merged = _proxies(args)
         names = _arg_names(self.fn, len(args))
-        with installed(Tracer(proxies, names)) as tracer:
+        with installed(Tracer(proxies, names, _captured(self.fn))) as tracer:
             output = self.fn(*proxies)
         for real, proxy in merged:  # an argument passed twice gets both gradients
             if proxy.grad is not None:

@@ -87,6 +87,8 @@ class SoftmaxCrossEntropy(Function):
 
     def forward_code(self, c, logits, targets):
         n, k = c.shape(logits)
+        if not isinstance(targets, str):  # a list written in the code: a constant
+            targets = c.const(np.asarray(targets), "targets")
         flat = c.let(f"flat_targets({targets}, {n}, {k})", shape=(n,), dtype=np.intp, hint="picks")
         c.bind("flat_targets", flat_targets)
         z = c.new(logits, reuse=logits, hint="grad_logits")

@@ -144,8 +144,8 @@ class LogSoftmax(Function):
         return grad - np.exp(self.y) * np.sum(grad, axis=self.axis, keepdims=True)
 
     def forward_code(self, c, x, axis=-1):
-        c.saved["y"] = y = c.let(f"_log_softmax({x}, {self.axis})", like=c.out)
-        c.bind("_log_softmax", _log_softmax)
+        helper = c.bind("log_softmax_of", _log_softmax)
+        c.saved["y"] = y = c.let(f"{helper}({x}, {self.axis})", like=c.out)
         return y
 
     def backward_code(self, c, grad):
