@@ -350,3 +350,51 @@ def test_a_gradient_changed_behind_the_trace_is_refused():
 
     with pytest.raises(TraceError, match="gradient of tensor 'w' was changed"):
         tg.compile(step)(np.ones((4, 3)))
+
+
+# ----------------------------------------------------------------------------- numba backend
+
+#: the numba backend's fused loops round differently from numpy's: float32 round-off,
+#: compounded over the steps below, stays within this relative tolerance
+NUMBA_RTOL = 1e-5
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "relu"])
+def test_numba_backend_matches_eager_within_float32_round_off(activation):
+    runs = []
+    for backend in (None, "numba"):
+        model = MLP([6, 8, 5, 3], activation, "sigmoid", rng=0, dtype=np.float32)
+        opt = SGD(model.parameters(), 0.3, 0.9)
+        weights = [layer.weight for layer in model.layers]
+
+        def step(x, y, model=model, opt=opt, weights=weights):
+            loss = softmax_cross_entropy(model(Tensor(x)), y) + l2_penalty(weights, 0.5, len(y))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        run = step if backend is None else tg.compile(step, backend=backend)
+        losses = [run(*data(16, np.float32, seed=i)).item() for i in range(10)]
+        runs.append((losses, model.state_dict(), run))
+    (eager_losses, eager_state, _), (losses, state, compiled) = runs
+    np.testing.assert_allclose(losses, eager_losses, rtol=NUMBA_RTOL)
+    for key in eager_state:
+        np.testing.assert_allclose(state[key], eager_state[key], rtol=NUMBA_RTOL, atol=1e-6)
+    assert "nb." in compiled.source  # something was fused
+    assert compiled.compile_seconds > 0
+
+
+def test_numba_backend_without_numba_names_the_extra(monkeypatch):
+    import sys
+
+    from tinygrad_nn._optional import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, "numba", None)
+    with pytest.raises(MissingExtraError, match=r'pip install "tinygrad-nn\[fast\]"'):
+        tg.compile(lambda x: x, backend="numba")
+
+
+def test_unknown_backend():
+    with pytest.raises(ValueError, match="unknown backend 'jax'"):
+        tg.compile(lambda x: x, backend="jax")

@@ -36,6 +36,7 @@ import functools
 import inspect
 import itertools
 import linecache
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -122,9 +123,14 @@ def _watch_expr(objs: list[Any], keep: list) -> list[str]:
 class Plan:
     """One trace: the generated function, its source and its guard."""
 
-    def __init__(self, tracer: Tracer, outputs: list[str], name: str, fn: Callable) -> None:
+    def __init__(
+        self, tracer: Tracer, outputs: list[str], name: str, fn: Callable, rewrite: Any = None
+    ) -> None:
         source, namespace = tracer.prog.build(name, tracer.params, outputs)
+        if rewrite is not None:  # another backend's version of the same source
+            source = rewrite(source, namespace)
         self.source = source
+        self.namespace = namespace
         watched = list(tracer.watched)
         for obj in _captured(fn):
             if not any(obj is w for w in watched) and not isinstance(obj, Tensor):
@@ -181,7 +187,9 @@ class Compiled:
         self.max_plans = max_plans
         self._plans: OrderedDict[tuple, Plan] = OrderedDict()
         self._last: Plan | None = None
-        self._last_key: tuple | None = None
+        self._rewrite: Callable | None = None
+        #: seconds the last trace took: the eager run, writing the source, compiling it
+        self.trace_seconds: float | None = None
         functools.update_wrapper(self, fn)
 
     @property
@@ -202,7 +210,9 @@ class Compiled:
                 self._plans.move_to_end(key)
                 self._last = plan
             return _wrap(plan.run(*args), plan.structure)
+        began = time.perf_counter()
         result, plan = self._trace(args)
+        self.trace_seconds = time.perf_counter() - began
         self._plans[key] = plan
         self._plans.move_to_end(key)
         self._last = plan
@@ -223,7 +233,7 @@ class Compiled:
         outputs = [self._output_token(tracer, t) for t in _tensors_in(output)]
         name = getattr(self.fn, "__name__", "step")
         name = name if name.isidentifier() and name != "<lambda>" else "step"
-        plan = Plan(tracer, outputs, name, self.fn)
+        plan = Plan(tracer, outputs, name, self.fn, self._rewrite)
         plan.structure = _structure(output)
         return _detached(output), plan
 
