@@ -83,7 +83,8 @@ def _rules() -> list[tuple[list[str], Callable[[dict, dict], str | None]]]:
         ),
         (
             [
-                rf"np\.subtract\((?P<l>{_N}), (?P=l)\.max\(axis=1, keepdims=True\), out=(?P<z>{_N})\)"
+                rf"np\.subtract\((?P<l>{_N}), (?P=l)\.max\(axis=1, keepdims=True\), "
+                + rf"out=(?P<z>{_N})\)"
             ],
             lambda g, ns: _ok(ns, g["z"], 2) and f"nb.shift_rows({g['l']}, {g['z']})",
         ),
