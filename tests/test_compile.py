@@ -398,3 +398,28 @@ def test_numba_backend_without_numba_names_the_extra(monkeypatch):
 def test_unknown_backend():
     with pytest.raises(ValueError, match="unknown backend 'jax'"):
         tg.compile(lambda x: x, backend="jax")
+
+
+def test_cli_graph_source_prints_the_generated_step(tmp_path, capsys):
+    from tinygrad_nn.digits.cli import main
+
+    model = MLP([64, 8, 10], "sigmoid", "sigmoid", rng=0)
+    tg.save(model, tmp_path / "model.npz")
+    assert main(["graph", "--model", str(tmp_path / "model.npz"), "--source"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("def step(x, y):")
+    assert "np.matmul(x, fc1_weight, out=fc1)" in out
+
+
+def test_fit_with_the_numba_backend_is_close_to_eager():
+    from tinygrad_nn.train import fit
+
+    X, y = data(40, np.float32)
+    states = []
+    for backend in ("numpy", "numba"):
+        model = MLP([6, 5, 3], rng=2, dtype=np.float32)
+        opt = SGD(model.parameters(), 0.1, 0.9)
+        fit(model, opt, X, y, 3, batch_size=8, progress=False, compiled=True, backend=backend)
+        states.append(model.state_dict())
+    for key in states[0]:
+        np.testing.assert_allclose(states[1][key], states[0][key], rtol=NUMBA_RTOL, atol=1e-6)
