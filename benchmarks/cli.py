@@ -21,7 +21,7 @@ QUICK = Settings(rounds=5, block_seconds=0.015, warmup_seconds=0.02)
 #: scaling sweep: (grid, rounds, seconds per block) for the full run and for --quick
 SCALING_FULL = (scaling.FULL, 7, 0.03)
 SCALING_QUICK = (scaling.QUICK, 3, 0.01)
-OPTIONAL = ("torch", "jax", "sklearn")
+OPTIONAL = ("torch", "jax", "sklearn", "numba")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -56,9 +56,17 @@ CONTENDERS = (
     Contender("eager", "tinygrad_nn eager", tinygrad_steps.make_eager_step),
     Contender(
         "compiled",
-        "tinygrad_nn compiled",
+        "tinygrad_nn compiled (numpy)",
         tinygrad_steps.make_compiled_step,
         needs="tinygrad_nn.compile",
+        note="generated numpy source, the same bits as eager",
+    ),
+    Contender(
+        "numba",
+        "tinygrad_nn compiled (numba)",
+        tinygrad_steps.make_numba_step,
+        needs="numba",
+        note="elementwise chains fused into Numba loops; within float32 round-off of eager",
     ),
     Contender(
         "torch",

@@ -12,7 +12,13 @@ from tinygrad_nn import Tensor, nn, optim, softmax_cross_entropy
 
 from .problems import Problem
 
-__all__ = ["has_compile", "make_compiled_step", "make_eager_step", "make_train_step"]
+__all__ = [
+    "has_compile",
+    "make_compiled_step",
+    "make_eager_step",
+    "make_numba_step",
+    "make_train_step",
+]
 
 
 def has_compile() -> bool:
@@ -66,5 +72,12 @@ def make_compiled_step(p: Problem) -> Callable[[], Any]:
     The first call traces (it is part of the warm-up, never timed); later calls replay.
     """
     compiled = tinygrad_nn.compile(make_train_step(p))
+    x, y = Tensor(p.X), p.y
+    return lambda: compiled(x, y)
+
+
+def make_numba_step(p: Problem) -> Callable[[], Any]:
+    """``tinygrad_nn.compile(train_step, backend="numba")``: fused elementwise loops."""
+    compiled = tinygrad_nn.compile(make_train_step(p), backend="numba")
     x, y = Tensor(p.X), p.y
     return lambda: compiled(x, y)

@@ -145,6 +145,17 @@ class Function:
         runs (``higher_order.py``). Ops that do not define it cannot be differentiated twice."""
         raise NotImplementedError(f"{self.name} has no second-order rule (tensor_backward)")
 
+    def forward_code(self, c: Any, *inputs: Any, **settings: Any) -> str:
+        """``forward`` as numpy source for ``compile``: write lines through ``c`` (a
+        ``codegen.Code``) that compute the same bits, and return the output's name. An op
+        without one has its ``forward`` called from the generated code."""
+        raise NotImplementedError
+
+    def backward_code(self, c: Any, grad: str) -> tuple | str:
+        """``backward`` as numpy source for ``compile``: the names of the input gradients
+        (None where not needed), computing the same bits as ``backward``."""
+        raise NotImplementedError
+
     @classmethod
     def apply(cls, *inputs: Any, **settings: Any) -> Any:
         """Run the op on Tensors, arrays or numbers and return a Tensor; it is recorded for

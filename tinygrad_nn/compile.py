@@ -1,64 +1,71 @@
-"""``compile(fn)``: trace a training step once, then replay it as a flat plan.
+"""``compile(fn)``: trace a training step once and turn it into plain numpy source.
 
-The first call with given argument shapes and dtypes runs ``fn`` eagerly while recording
-every op (the Function object, its input tensors and settings), every ``backward`` (its
-topological order) and every optimizer ``step`` / ``zero_grad``. Later calls skip ``fn``'s
-Python code, the Tensor operators, graph building and the topological sort: they put the
-new arguments in place and call the *same* Function objects' ``forward`` and the engine's
-own backward runner in the recorded order. Nothing is reimplemented, so a replay computes
-exactly what eager mode computes, bit for bit.
+The first call with given argument shapes and dtypes runs ``fn`` eagerly while a tracer
+writes the program: each op's code template (``forward_code`` / ``backward_code``, next to
+its ``forward`` and ``backward``) adds its numpy lines as the op runs, each ``backward``
+is written in the engine's own order, and optimizer steps from their ``step_code``. The
+program becomes the source of one Python function (``compiled.source``): every temporary
+preallocated once and reused, ``out=`` and in-place operations where an input dies, dead
+values dropped, constants folded, and no Tensor, Function or graph objects left. Later
+calls run that function. It computes what eager mode computes, bit for bit. An op without
+a template runs its Function inside the generated code instead (still exact).
 
-What cannot be traced (as with ``jax.jit`` or ``torch.jit.trace``):
+What the trace records, and what it checks at every call:
 
-- Python control flow that depends on tensor values: the branch taken while tracing is
-  the one replayed.
-- Python numbers used in ops are baked into the plan (a learning rate passed as a number
-  into a Tensor expression stays at its traced value; an optimizer's ``lr`` attribute is
-  read at each replay because its ``step`` is replayed).
-- Data must come in through the arguments: an array made inside ``fn`` or captured from
-  outside (other than parameters and one-element constants) would be frozen, so tracing
-  raises :class:`~tinygrad_nn.autograd.TraceError` for it. In-place writes to tensors
-  other than by an optimizer are refused too.
-- Other side effects of ``fn`` (printing, appending to lists) happen during the trace only.
-- A compiled function reuses its recorded ops and buffers, so it must not run in two
-  threads at once (processes, as joblib uses, are fine).
+- Arguments are bound by position: Tensors, numpy arrays (any dtype, integer images and
+  labels included) and plain numbers; new shapes, dtypes or numbers trace again.
+- Tensors that existed before the call (parameters, captured constants) are read by
+  identity; modules and optimizers it used are watched, so replacing a layer, a parameter
+  or its array (``p.data = ...``) traces again. In-place edits are seen as they are.
+- Data that is neither an argument, nor made by the traced ops, nor a Python number
+  written in the code (say a numpy array computed inside ``fn``) would be frozen, so the
+  trace refuses it with a :class:`TraceError` naming it. So are in-place writes to tensors
+  other than by an optimizer, and ops on tensors made before the call.
+
+What cannot be traced (as with ``jax.jit``): Python control flow on tensor values (the
+branch taken while tracing is replayed), Python numbers computed from tensor values
+(``.item()``), side effects such as printing (traced once). After a replay each
+parameter's ``.grad`` is the compiled function's buffer, overwritten by the next call.
+A compiled function must not run in two threads at once (processes are fine).
 """
 
 from __future__ import annotations
 
+import builtins
 import functools
+import inspect
+import itertools
+import linecache
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .autograd import Function, run_backward
-from .hooks import Hook, hooks_state, installed
+from ._optional import require
+from ._trace import TraceError, Tracer
+from .autograd import _store_grad
+from .hooks import hooks_state, installed
 from .tensor import Tensor
 
 __all__ = ["Compiled", "TraceError", "compile"]
 
-
-class TraceError(RuntimeError):
-    """Something in a function given to :func:`compile` cannot be traced."""
-
-
-class _ArgRef:
-    """A setting that must take the value of argument ``index`` at each replay."""
-
-    __slots__ = ("index",)
-
-    def __init__(self, index: int) -> None:
-        self.index = index
+_MISS = object()
+_counter = itertools.count(1)
 
 
 def _signature(arg: Any) -> tuple:
     if isinstance(arg, Tensor):
+        if arg.op is not None:
+            raise TypeError(
+                "compile: Tensor arguments must be leaves, not results of ops; pass "
+                "t.detach() or its data"
+            )
         return ("tensor", arg.shape, arg.dtype.str, arg.requires_grad)
     if isinstance(arg, np.ndarray):
         return ("array", arg.shape, arg.dtype.str)
-    if isinstance(arg, (int, float, bool, str, type(None))):
+    if isinstance(arg, (int, float, bool, str, type(None), np.generic)):
         return ("value", type(arg).__name__, arg)
     raise TypeError(
         f"compile: arguments must be Tensors, numpy arrays or plain numbers, "
@@ -66,115 +73,220 @@ def _signature(arg: Any) -> tuple:
     )
 
 
-class _Tracer(Hook):
-    """Collects the plan while ``fn`` runs eagerly for the first time."""
-
-    def __init__(self, args: tuple) -> None:
-        self.args = args
-        self.steps: list[tuple] = []
-        self.produced: set[Tensor] = set()
-        self.bindings: list[tuple[Tensor, int]] = []
-        self.bound: set[Tensor] = set()
-
-    def _arg_index(self, array: np.ndarray) -> int | None:
-        for i, arg in enumerate(self.args):
-            data = arg._data if isinstance(arg, Tensor) else arg
-            if data is array:
-                return i
-        return None
-
-    def _bind_input(self, fn: Function, t: Tensor) -> None:
-        if t in self.produced or t in self.bound:
-            return
-        index = self._arg_index(t._data)
-        if index is not None:
-            self.bindings.append((t, index))
-            self.bound.add(t)
-        elif not (t.requires_grad or t.size == 1):
-            raise TraceError(
-                f"compile: {fn.name} used a {t.shape} array that is not an argument of the "
-                "compiled function; it would be frozen into the plan. Pass data as "
-                "arguments (and compute with Tensor ops inside)."
-            )
-
-    def on_forward(self, fn: Function, inputs: tuple, settings: dict, result: Tensor) -> None:
-        for t in inputs:
-            self._bind_input(fn, t)
-        template = {}
-        for key, value in settings.items():
-            if isinstance(value, np.ndarray):
-                index = self._arg_index(value)
-                if index is not None:
-                    value = _ArgRef(index)
-                elif value.size > 1:
-                    raise TraceError(
-                        f"compile: {fn.name} got a {value.shape} array for {key!r} that is "
-                        "not an argument of the compiled function; pass it as an argument"
-                    )
-            template[key] = value
-        self.produced.add(result)
-        dynamic = any(type(v) is _ArgRef for v in template.values())
-        self.steps.append(("op", fn, inputs, template, dynamic, result))
-
-    def on_backward(self, order: list[Function], root: Tensor, seed: np.ndarray) -> None:
-        self.steps.append(("backward", order, root, seed))
-        for fn in order:  # the plan keeps these ops: their inputs may be written again
-            fn.let_go()
-
-    def on_call(self, call: Callable) -> None:
-        self.steps.append(("call", call))
-
-    def on_write(self, tensor: Tensor) -> None:
-        raise TraceError(
-            f"compile: a tensor{f' ({tensor.name})' if tensor.name else ''} of shape "
-            f"{tensor.shape} was modified in place while tracing; such updates are not "
-            "replayed. Update parameters with a tinygrad_nn.optim optimizer instead."
-        )
-
-    def keeps_graph(self) -> bool:
-        return True
+def _arg_names(fn: Callable, n: int) -> list[str]:
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(names) < n or len(set(names[:n])) < n:
+        names = [f"arg{i}" for i in range(n)]
+    return names[:n]
 
 
-class _Plan:
-    """One trace: argument bindings and the recorded steps, replayed in order."""
-
-    def __init__(self, tracer: _Tracer, output: Any) -> None:
-        self.bindings = tracer.bindings
-        self.steps = tracer.steps
-        self.output = output
-        produced = tracer.produced
-        for t in _tensors_in(output):
-            if t not in produced and t not in tracer.bound:
-                raise TraceError("compile: fn returned a tensor that no traced op made")
-        for step in self.steps:  # the plan keeps its ops: let their inputs be written again
-            if step[0] == "op" and step[5].op is step[1]:
-                step[1].let_go()
-
-    def run(self, args: tuple) -> Any:
-        for t, index in self.bindings:
-            arg = args[index]
-            t._data = arg._data if isinstance(arg, Tensor) else arg
-        for step in self.steps:
-            kind = step[0]
-            if kind == "op":
-                _, fn, inputs, settings, dynamic, result = step
-                if dynamic:
-                    settings = {
-                        k: (_value_of(args[v.index]) if type(v) is _ArgRef else v)
-                        for k, v in settings.items()
-                    }
-                out = fn.forward(*[t._data for t in inputs], **settings)
-                result._data = out if type(out) is np.ndarray else np.asarray(out)
-            elif kind == "backward":
-                _, order, root, seed = step
-                run_backward(order, root, seed, retain_graph=True, check=False)
-            else:
-                step[1]()
-        return _detached(self.output)
+def _proxies(args: tuple) -> tuple[tuple, list[tuple[Tensor, Tensor]]]:
+    """The arguments as ``fn`` sees them while tracing: every array a distinct object, so
+    each is bound to its position even when the caller passed one array twice."""
+    out, merged, seen = [], [], set()
+    for a in args:
+        if isinstance(a, np.ndarray):
+            out.append(a.view())
+        elif isinstance(a, Tensor) and id(a) in seen:
+            p = Tensor._from_op(a._data.view(), None)
+            p.requires_grad, p.name = a.requires_grad, a.name
+            merged.append((a, p))
+            out.append(p)
+        else:
+            if isinstance(a, Tensor):
+                seen.add(id(a))
+            out.append(a)
+    return tuple(out), merged
 
 
-def _value_of(arg: Any) -> Any:
-    return arg._data if isinstance(arg, Tensor) else arg
+def _watch_expr(objs: list[Any], keep: list) -> list[str]:
+    """Guard terms: every attribute of each watched object (and every item of its lists)
+    is still the very object it was."""
+    terms = []
+    for i, obj in enumerate(objs):
+        d = vars(obj)
+        keep.append(d)
+        terms.append(f"len(W[{i}]) == {len(d)}")
+        for key, value in d.items():
+            keep.append(value)
+            terms.append(f"W[{i}][{key!r}] is K[{len(keep) - 1}]")
+            if isinstance(value, list):
+                for j, item in enumerate(value):
+                    keep.append(item)
+                    terms.append(f"W[{i}][{key!r}][{j}] is K[{len(keep) - 1}]")
+    return terms
+
+
+class Plan:
+    """One trace: the generated function, its source and its guard."""
+
+    def __init__(
+        self, tracer: Tracer, outputs: list[str], name: str, fn: Callable, rewrite: Any = None
+    ) -> None:
+        source, namespace = tracer.prog.build(name, tracer.params, outputs)
+        if rewrite is not None:  # another backend's version of the same source
+            source = rewrite(source, namespace)
+        self.source = source
+        self.namespace = namespace
+        watched = list(tracer.watched)
+        for obj in _captured(fn):
+            if not any(obj is w for w in watched) and not isinstance(obj, Tensor):
+                watched.append(obj)
+        for obj in list(watched):
+            for _, m in obj.named_modules() if hasattr(obj, "named_modules") else ():
+                if not any(m is w for w in watched):
+                    watched.append(m)
+        keep: list[Any] = []
+        terms = [f"L[{i}][0]._data is L[{i}][1]" for i in range(len(tracer.live))]
+        terms += _watch_expr(watched, keep)
+        guard_src = "def guard():\n    return " + (" and ".join(terms) or "True") + "\n"
+        env = {"L": list(tracer.live), "W": [vars(o) for o in watched], "K": keep}
+        exec(builtins.compile(guard_src, "<tinygrad_nn.compile guard>", "exec"), env)  # noqa: S102
+        self.guard = env["guard"]
+        filename = f"<tinygrad_nn.compile {name} #{next(_counter)}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(builtins.compile(source, filename, "exec"), namespace)  # noqa: S102
+        self.run = namespace[tracer.prog.fname]
+
+
+def _captured(fn: Callable) -> list[Any]:
+    """Modules and optimizers ``fn`` refers to directly (closure cells, globals it names)."""
+    from .nn.module import Module
+    from .optim import Optimizer
+
+    fn = inspect.unwrap(fn)
+    found: list[Any] = []
+    cells = getattr(fn, "__closure__", None) or ()
+    values = [c.cell_contents for c in cells if _filled(c)]
+    code = getattr(fn, "__code__", None)
+    if code is not None:
+        g = getattr(fn, "__globals__", {})
+        values += [g[n] for n in code.co_names if n in g]
+    for v in values:
+        if isinstance(v, (Module, Optimizer)) or (isinstance(v, Tensor) and v.requires_grad):
+            found.append(v)
+    return found
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+    except ValueError:
+        return False
+    return True
+
+
+class Compiled:
+    """A traced-and-generated version of ``fn``; see :func:`compile`."""
+
+    def __init__(self, fn: Callable, max_plans: int = 16, backend: str = "numpy") -> None:
+        if backend not in ("numpy", "numba"):
+            raise ValueError(f"compile: unknown backend {backend!r}; choose 'numpy' or 'numba'")
+        self.fn = fn
+        self.max_plans = max_plans
+        self.backend = backend
+        self._plans: OrderedDict[tuple, Plan] = OrderedDict()
+        self._last: Plan | None = None
+        self._rewrite: Callable | None = None
+        self._warm: Callable | None = None
+        if backend == "numba":  # the generated source, its elementwise chains fused
+            require("numba", "fast", 'compile(fn, backend="numba")')
+            from ._numba import fuse, warm_kernels
+
+            self._rewrite, self._warm = fuse, warm_kernels
+        #: seconds the last trace took: the eager run, writing the source, compiling it
+        self.trace_seconds: float | None = None
+        #: seconds the first call took to trace, generate and compile (numba kernels cached
+        #: on disk load in milliseconds in later processes)
+        self.compile_seconds: float | None = None
+        functools.update_wrapper(self, fn)
+
+    @property
+    def traces(self) -> int:
+        """How many argument signatures have been traced and are kept."""
+        return len(self._plans)
+
+    @property
+    def source(self) -> str:
+        """The generated source of the most recent trace (empty before the first call)."""
+        return self._last.source if self._last is not None else ""
+
+    def __call__(self, *args: Any) -> Any:
+        key = tuple([_signature(a) for a in args])
+        plan = self._plans.get(key)
+        if plan is not None and plan.guard():
+            if plan is not self._last:
+                self._plans.move_to_end(key)
+                self._last = plan
+            return _wrap(plan.run(*args), plan.structure)
+        began = time.perf_counter()
+        result, plan = self._trace(args)
+        if self._warm is not None:
+            self._warm(plan.namespace)
+        self.trace_seconds = time.perf_counter() - began
+        if self.compile_seconds is None:
+            self.compile_seconds = self.trace_seconds
+        self._plans[key] = plan
+        self._plans.move_to_end(key)
+        self._last = plan
+        if len(self._plans) > self.max_plans:
+            self._plans.popitem(last=False)
+        return result
+
+    def _trace(self, args: tuple) -> tuple[Any, Plan]:
+        if any(isinstance(h, Tracer) for h in hooks_state.hooks):
+            raise TraceError("compile: a compiled function cannot run inside another's trace")
+        proxies, merged = _proxies(args)
+        names = _arg_names(self.fn, len(args))
+        with installed(Tracer(proxies, names, _captured(self.fn))) as tracer:
+            output = self.fn(*proxies)
+        for real, proxy in merged:  # an argument passed twice gets both gradients
+            if proxy.grad is not None:
+                _store_grad(real, proxy.grad, copy=True)
+        outputs = [self._output_token(tracer, t) for t in _tensors_in(output)]
+        name = getattr(self.fn, "__name__", "step")
+        name = name if name.isidentifier() and name != "<lambda>" else "step"
+        plan = Plan(tracer, outputs, name, self.fn, self._rewrite)
+        plan.structure = _structure(output)
+        return _detached(output), plan
+
+    @staticmethod
+    def _output_token(tracer: Tracer, t: Tensor) -> str:
+        token = tracer.tensor_val.get(t)
+        if token is None or tracer.prog.vals[token].kind == "unknown":
+            raise TraceError("compile: fn returned a tensor that no traced op made")
+        val = tracer.prog.vals[token]
+        if val.kind != "local":  # a buffer is reused by the next call: hand out a copy
+            return f"{token}.copy()"
+        return token
+
+
+def _structure(output: Any) -> Any:
+    """Where each returned tensor goes: 0 for a tensor, a (type, items) pair for a sequence."""
+    if isinstance(output, (tuple, list)):
+        return (type(output), [_structure(o) for o in output])
+    return 0 if isinstance(output, Tensor) else None
+
+
+def _wrap(arrays: tuple, structure: Any) -> Any:
+    if structure == 0:
+        a = arrays[0]
+        return Tensor._from_op(a if type(a) is np.ndarray else np.asarray(a), None)
+    items = iter(arrays)
+
+    def build(s: Any) -> Any:
+        if s == 0:
+            a = next(items)
+            return Tensor._from_op(a if type(a) is np.ndarray else np.asarray(a), None)
+        if s is None:
+            return None
+        return s[0](build(i) for i in s[1])
+
+    return build(structure)
 
 
 def _tensors_in(output: Any) -> list[Tensor]:
@@ -190,7 +302,7 @@ def _tensors_in(output: Any) -> list[Tensor]:
 
 
 def _detached(output: Any) -> Any:
-    """The outputs as new graph-free Tensors (the plan's own tensors are reused)."""
+    """The outputs as new graph-free Tensors."""
     if isinstance(output, Tensor):
         return Tensor._from_op(output._data, None)
     if isinstance(output, (tuple, list)):
@@ -198,45 +310,11 @@ def _detached(output: Any) -> Any:
     return output
 
 
-class Compiled:
-    """A traced-and-replayed version of ``fn``; see :func:`compile`."""
+def compile(fn: Callable, backend: str = "numpy") -> Compiled:
+    """Trace ``fn`` on its first call and run generated numpy source afterwards.
 
-    def __init__(self, fn: Callable, max_plans: int = 16) -> None:
-        self.fn = fn
-        self.max_plans = max_plans
-        self._plans: OrderedDict[tuple, _Plan] = OrderedDict()
-        functools.update_wrapper(self, fn)
-
-    @property
-    def traces(self) -> int:
-        """How many argument signatures have been traced and are kept."""
-        return len(self._plans)
-
-    def __call__(self, *args: Any) -> Any:
-        key = tuple(_signature(a) for a in args)
-        plan = self._plans.get(key)
-        if plan is not None:
-            self._plans.move_to_end(key)
-            return plan.run(args)
-        result, plan = self._trace(args)
-        self._plans[key] = plan
-        if len(self._plans) > self.max_plans:
-            self._plans.popitem(last=False)
-        return result
-
-    def _trace(self, args: tuple) -> tuple[Any, _Plan]:
-        if any(isinstance(h, _Tracer) for h in hooks_state.hooks):
-            raise TraceError("compile: a compiled function cannot run inside another's trace")
-        with installed(_Tracer(args)) as tracer:
-            output = self.fn(*args)
-        return _detached(output), _Plan(tracer, output)
-
-
-def compile(fn: Callable) -> Compiled:
-    """Trace ``fn`` on its first call and replay it afterwards (see the module docstring).
-
-    ``fn`` takes Tensors, numpy arrays or plain numbers and returns a Tensor (or a tuple of
-    them), typically a whole training step::
+    ``fn`` takes Tensors, numpy arrays or plain numbers and returns a Tensor (or a tuple
+    of them), typically a whole training step::
 
         @tinygrad_nn.compile
         def step(x, y):
@@ -246,7 +324,11 @@ def compile(fn: Callable) -> Compiled:
             optimizer.step()
             return loss
 
-    New argument shapes or dtypes trigger a new trace (the last 16 are kept). Results equal
-    eager mode exactly.
+        step.source  # the generated function, after the first call
+
+    New argument shapes, dtypes or numbers trace again (the last 16 traces are kept).
+    Results equal eager mode exactly. ``backend="numba"`` (extra ``[fast]``) compiles the
+    step with Numba, fusing elementwise chains into loops (results within float32
+    round-off of eager mode).
     """
-    return Compiled(fn)
+    return Compiled(fn, backend=backend)

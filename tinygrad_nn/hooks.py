@@ -38,6 +38,10 @@ class Hook:
     def on_forward(self, fn: Any, inputs: tuple, settings: dict, result: Any) -> None:
         """After an op's forward (``fn`` is recorded only if ``result.op is fn``)."""
 
+    def on_tensor(self, tensor: Any, source: Any) -> None:
+        """After ``Tensor(source, ...)`` made ``tensor`` (``compile`` learns where its data
+        came from: an argument, another tensor, a number)."""
+
     def on_backward(self, order: list, root: Any, seed: np.ndarray) -> None:
         """Before a backward pass through ``order`` (from :func:`toposort`) starts."""
 

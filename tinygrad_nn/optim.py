@@ -119,6 +119,22 @@ class SGD(Optimizer):
         velocity -= self.lr * grad
         data += velocity
 
+    def step_code(self, c: Any, params: list, grads: list, tensors: list) -> None:
+        """``step`` as numpy source for ``compile`` (the same bits as ``_update``):
+        ``params``/``grads`` are value names, ``tensors`` the parameters' names."""
+        c.line(f"lr, momentum = {c.opt}.lr, {c.opt}.momentum")
+        c.line(f"edit = {c.clock}.tick()")
+        for i, (p, g, t) in enumerate(zip(params, grads, tensors)):
+            if g is None:
+                continue
+            v = c.state(self.velocity[i], f"{t.removesuffix('_tensor')}_velocity")
+            step = c.scratch(g)
+            c.line(f"{v} *= momentum")
+            c.line(f"np.multiply({g}, lr, out={step})")
+            c.line(f"{v} -= {step}")
+            c.line(f"{p} += {v}")
+            c.line(f"{t}._version = edit")
+
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015) with bias correction.
@@ -157,3 +173,31 @@ class Adam(Optimizer):
         s *= b2
         s += (1 - b2) * (grad * grad)
         data -= self._step_size * m / (np.sqrt(s / self._s_correction) + self.eps)
+
+    def step_code(self, c: Any, params: list, grads: list, tensors: list) -> None:
+        """``step`` as numpy source for ``compile`` (the same bits as ``_update``)."""
+        o = c.opt
+        c.line(f"{o}._begin_step()")
+        c.line(f"b1, b2, eps = {o}.beta1, {o}.beta2, {o}.eps")
+        c.line(f"step_size, s_correction = {o}._step_size, {o}._s_correction")
+        c.line(f"edit = {c.clock}.tick()")
+        for i, (p, g, t) in enumerate(zip(params, grads, tensors)):
+            if g is None:
+                continue
+            name = t.removesuffix("_tensor")
+            m, s = c.state(self.m[i], f"{name}_m"), c.state(self.s[i], f"{name}_s")
+            t1, t2 = c.scratch(g), c.scratch(g)
+            c.line(f"{m} *= b1")
+            c.line(f"np.multiply({g}, 1 - b1, out={t1})")
+            c.line(f"{m} += {t1}")
+            c.line(f"{s} *= b2")
+            c.line(f"np.multiply({g}, {g}, out={t1})")
+            c.line(f"np.multiply({t1}, 1 - b2, out={t1})")
+            c.line(f"{s} += {t1}")
+            c.line(f"np.multiply({m}, step_size, out={t1})")
+            c.line(f"np.divide({s}, s_correction, out={t2})")
+            c.line(f"np.sqrt({t2}, out={t2})")
+            c.line(f"{t2} += eps")
+            c.line(f"np.divide({t1}, {t2}, out={t1})")
+            c.line(f"{p} -= {t1}")
+            c.line(f"{t}._version = edit")

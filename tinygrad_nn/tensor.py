@@ -91,7 +91,7 @@ def _operand(x: Any, like: Tensor | None) -> Tensor:
         return x
     if like is not None and isinstance(x, Number) and not isinstance(x, (np.generic, bool)):
         kind = like._data.dtype
-        return Tensor(np.asarray(x, dtype=kind if kind.kind == "f" else _default_dtype))
+        return Tensor(x, dtype=kind if kind.kind == "f" else _default_dtype)
     return Tensor(x)
 
 
@@ -300,6 +300,9 @@ class Tensor:
         self._version = 0
         self._holds = 0
         self._locked: np.ndarray | None = None
+        if hooks_state.hooks:
+            for hook in hooks_state.hooks:
+                hook.on_tensor(self, data)
 
     @classmethod
     def _from_op(cls, data: np.ndarray, op: Function | None) -> Tensor:

@@ -119,12 +119,14 @@ def training_step(
     lam: float = 0.0,
     weights: list[Tensor] | None = None,
     compiled: bool = False,
+    backend: str = "numpy",
 ) -> Callable[[np.ndarray, np.ndarray], Tensor]:
     """``(x, y) -> loss``: forward, mean cross-entropy + L2, zero_grad, backward, update.
 
     Returns the data term of the loss (without L2). With ``compiled=True`` the step is
     traced once per batch shape and replayed (:func:`tinygrad_nn.compile`), which gives
     the same numbers faster; ``model.forward`` must then not branch on tensor values.
+    ``backend="numba"`` compiles it with Numba (extra ``[fast]``).
     """
     if weights is None:
         weights = weight_matrices(model)
@@ -136,7 +138,7 @@ def training_step(
         optimizer.step()
         return data_loss
 
-    return compile(step) if compiled else step
+    return compile(step, backend) if compiled else step
 
 
 def train_epoch(
@@ -195,6 +197,7 @@ def fit(
     schedule: Callable[[int], float] | None = None,
     description: str = "train",
     compiled: bool = False,
+    backend: str = "numpy",
 ) -> History:
     """Train ``model`` on (X, y) for ``epochs`` passes and return its :class:`History`.
 
@@ -206,7 +209,7 @@ def fit(
     the weights an uninterrupted run would have. ``compiled=True`` traces the training step
     and the validation forward pass once and replays them (:func:`tinygrad_nn.compile`):
     the same numbers, less Python overhead, for models whose forward does not branch on
-    tensor values.
+    tensor values. ``backend`` is the compiled step's (``"numpy"`` or ``"numba"``).
     """
     X, y = np.asarray(X), np.asarray(y)
     _check_xy(X, y, "training")
@@ -223,7 +226,7 @@ def fit(
         start, history = _resume(checkpoint, model, optimizer, rng, settings)
     if compiled and X.dtype.kind != "f":  # the traced step takes data as given: make it float
         X = X.astype(get_default_dtype())
-    step = training_step(model, optimizer, lam, compiled=compiled)
+    step = training_step(model, optimizer, lam, compiled=compiled, backend=backend)
     forward = eval_forward(model, compiled)
     bar = progress_bar(
         range(start, epochs), initial=start, total=epochs, desc=description, enabled=progress

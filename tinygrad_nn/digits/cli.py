@@ -74,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--out", type=Path, default=Path("runs/digits"), help="output folder")
     d.add_argument("--resume", action="store_true", help="go on from the checkpoints in --out")
     d.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    d.add_argument(
+        "--backend",
+        choices=["numpy", "numba"],
+        default="numpy",
+        help="compiled training step: generated numpy, or fused by Numba (extra [fast])",
+    )
 
     g = sub.add_parser(
         "graph",
@@ -85,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--out", type=Path, default=Path("graph.svg"), help="the SVG to write")
     g.add_argument("--collapse", action="store_true", help="draw each layer as one box")
     g.add_argument("--batch", type=_positive_int, default=32, help="examples in the batch")
+    g.add_argument(
+        "--source",
+        action="store_true",
+        help="print the compiled training step's generated numpy source instead of drawing",
+    )
 
     r = sub.add_parser(
         "report",
@@ -115,6 +126,8 @@ def _apply_overrides(preset: Preset, args: argparse.Namespace) -> Preset:
         changes["lr"] = args.lr
     if args.momentum is not None:
         changes["momentum"] = args.momentum
+    if args.backend != "numpy":
+        changes["backend"] = args.backend
     preset = dataclasses.replace(preset, spec=dataclasses.replace(spec, **changes))
     if args.lambdas:
         preset = dataclasses.replace(preset, lambdas=tuple(args.lambdas))
@@ -172,6 +185,15 @@ def run_graph_command(args: argparse.Namespace) -> int:
         rng = np.random.default_rng(0)
         X = rng.normal(size=(args.batch, n_in)).astype(model.fc1.weight.dtype)
         y = rng.integers(0, n_out, size=args.batch)
+    if args.source:
+        from ..optim import SGD
+        from ..train import training_step
+
+        lam = float(user.get("best_lambda", 0.0))
+        step = training_step(model, SGD(model.parameters(), 0.1), lam, compiled=True)
+        step(X, y)
+        print(step.source, end="")
+        return 0
     loss = training_step_graph(model, X, y, float(user.get("best_lambda", 0.0)))
     path = save_svg(loss, args.out, collapse=args.collapse or None)
     print(f"wrote {path}")

@@ -44,6 +44,7 @@ class TrainSpec:
     augment: str | None = None
     lr_decay: float = 1.0
     dtype: str = "float32"
+    backend: str = "numpy"  # the compiled training step's: "numpy" or "numba"
 
     def build(self, seed: int) -> tuple[MLP, Optimizer]:
         """A fresh model (initialised from ``seed``) and its optimizer."""
@@ -110,6 +111,7 @@ def train_spec(
         schedule=spec.schedule(),
         description=description,
         compiled=True,
+        backend=spec.backend,
     )
     return model, history
 

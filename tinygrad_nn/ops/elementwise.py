@@ -2,7 +2,8 @@
 
 Each op: ``forward`` on numpy arrays saves what ``backward`` needs; ``backward`` gets
 d(loss)/d(output) and returns one gradient per positional input (the engine undoes
-broadcasting).
+broadcasting). ``forward_code`` / ``backward_code`` are the same computations as numpy
+source for ``compile`` (see ``codegen.Code``): they must compute the same bits.
 """
 
 from __future__ import annotations
@@ -26,6 +27,14 @@ class Add(Function):
     def tensor_backward(self, grad, out):
         return grad, grad
 
+    def forward_code(self, c, a, b):
+        y = c.new(a, b, reuse=(a, b))
+        c.line(f"np.add({a}, {b}, out={y})")
+        return y
+
+    def backward_code(self, c, grad):
+        return grad, grad
+
 
 class Sub(Function):
     """a - b. Rule: da = dy, db = -dy."""
@@ -39,6 +48,18 @@ class Sub(Function):
     def tensor_backward(self, grad, out):
         return grad, -grad if self.needs_input_grad[1] else None
 
+    def forward_code(self, c, a, b):
+        y = c.new(a, b, reuse=(a, b))
+        c.line(f"np.subtract({a}, {b}, out={y})")
+        return y
+
+    def backward_code(self, c, grad):
+        if not self.needs_input_grad[1]:
+            return grad, None
+        gb = c.new(grad, hint=f"g_{c.hint}")
+        c.line(f"np.negative({grad}, out={gb})")
+        return grad, gb
+
 
 class Neg(Function):
     """-x. Rule: dx = -dy."""
@@ -51,6 +72,16 @@ class Neg(Function):
 
     def tensor_backward(self, grad, out):
         return -grad
+
+    def forward_code(self, c, x):
+        y = c.new(x, reuse=x)
+        c.line(f"np.negative({x}, out={y})")
+        return y
+
+    def backward_code(self, c, grad):
+        g = c.new(grad, reuse=grad, hint=f"g_{c.hint}")
+        c.line(f"np.negative({grad}, out={g})")
+        return g
 
 
 class Mul(Function):
@@ -67,6 +98,21 @@ class Mul(Function):
     def tensor_backward(self, grad, out):
         a, b = self.inputs
         return grad * b, grad * a
+
+    def forward_code(self, c, a, b):
+        c.saved.update(a=a, b=b)
+        y = c.new(a, b, reuse=(a, b))
+        c.line(f"np.multiply({a}, {b}, out={y})")
+        return y
+
+    def backward_code(self, c, grad):
+        grads = []
+        for need, other in zip(self.needs_input_grad, (c.saved["b"], c.saved["a"])):
+            g = c.new(grad, other, hint=f"g_{c.hint}") if need else None
+            if need:
+                c.line(f"np.multiply({grad}, {other}, out={g})")
+            grads.append(g)
+        return tuple(grads)
 
 
 class Div(Function):
@@ -85,6 +131,21 @@ class Div(Function):
         a, b = self.inputs
         ga = grad / b
         return ga, -ga * a / b if self.needs_input_grad[1] else None
+
+    def forward_code(self, c, a, b):
+        c.saved.update(a=a, b=b)
+        y = c.new(a, b, reuse=(a, b))
+        c.line(f"np.divide({a}, {b}, out={y})")
+        return y
+
+    def backward_code(self, c, grad):
+        a, b = c.saved["a"], c.saved["b"]
+        ga = c.new(grad, b, hint=f"g_{c.hint}")
+        c.line(f"np.divide({grad}, {b}, out={ga})")
+        if not self.needs_input_grad[1]:
+            return ga, None
+        gb = c.let(f"-{ga} * {a} / {b}", ga, a, b, hint=f"g_{c.hint}")
+        return ga if self.needs_input_grad[0] else None, gb
 
 
 class Pow(Function):
@@ -110,6 +171,20 @@ class Pow(Function):
             return grad * 0.0
         return grad if p == 1 else grad * (p * self.inputs[0] ** (p - 1))
 
+    def forward_code(self, c, x, exponent):
+        c.saved["x"] = x
+        return c.let(f"{x} ** {c.lit(exponent)}", x, exponent)
+
+    def backward_code(self, c, grad):
+        x, p = c.saved["x"], self.p
+        if p == 0:
+            return c.let(f"np.zeros_like({grad})", grad)
+        if p == 1:
+            return grad
+        if p == 2:
+            return c.let(f"{grad} * (2 * {x})", grad, x)
+        return c.let(f"{grad} * ({c.lit(p)} * {x} ** {c.lit(p - 1)})", grad, x, p)
+
 
 class Exp(Function):
     """y = e^x. Rule: dx = dy * y (e^x is its own derivative)."""
@@ -124,6 +199,16 @@ class Exp(Function):
     def tensor_backward(self, grad, out):
         return grad * out
 
+    def forward_code(self, c, x):
+        y = c.saved["y"] = c.new(x, 1.0, reuse=x)
+        c.line(f"np.exp({x}, out={y})")
+        return y
+
+    def backward_code(self, c, grad):
+        g = c.new(grad, c.saved["y"], reuse=grad, hint=f"g_{c.hint}")
+        c.line(f"np.multiply({grad}, {c.saved['y']}, out={g})")
+        return g
+
 
 class Log(Function):
     """Natural logarithm. Rule: dx = dy / x."""
@@ -137,3 +222,14 @@ class Log(Function):
 
     def tensor_backward(self, grad, out):
         return grad / self.inputs[0]
+
+    def forward_code(self, c, x):
+        c.saved["x"] = x
+        y = c.new(x, 1.0)
+        c.line(f"np.log({x}, out={y})")
+        return y
+
+    def backward_code(self, c, grad):
+        g = c.new(grad, c.saved["x"], reuse=grad, hint=f"g_{c.hint}")
+        c.line(f"np.divide({grad}, {c.saved['x']}, out={g})")
+        return g

@@ -2,7 +2,8 @@
 
 Each op: ``forward`` on numpy arrays saves what ``backward`` needs; ``backward`` gets
 d(loss)/d(output) and returns one gradient per positional input (the engine undoes
-broadcasting).
+broadcasting). ``forward_code`` / ``backward_code`` are the same computations as numpy
+source for ``compile`` (see ``codegen.Code``): they must compute the same bits.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numpy as np
 
 from ..autograd import Function
 
-__all__ = ["L2Penalty", "SoftmaxCrossEntropy"]
+__all__ = ["L2Penalty", "SoftmaxCrossEntropy", "flat_targets"]
 
 
 def _check_targets(targets, n: int, k: int) -> np.ndarray:
@@ -35,6 +36,23 @@ def _check_targets(targets, n: int, k: int) -> np.ndarray:
             f"{t.min()} to {t.max()}"
         )
     return t
+
+
+_ROWS: dict[int, np.ndarray] = {}
+
+
+def flat_targets(targets: np.ndarray, n: int, k: int) -> np.ndarray:
+    """Positions ``row * k + target`` of each row's target in an (n, k) array, checked as
+    forward checks them (the compiled cross-entropy picks with these)."""
+    rows = _ROWS.get(n)
+    if rows is None:
+        rows = _ROWS[n] = np.arange(n)
+    if targets.dtype.kind in "iu" and targets.shape == (n,):
+        try:
+            return np.ravel_multi_index((rows, targets), (n, k))
+        except ValueError:
+            pass  # out of range: the full check below says how
+    return np.ravel_multi_index((rows, _check_targets(targets, n, k)), (n, k))
 
 
 class SoftmaxCrossEntropy(Function):
@@ -75,6 +93,33 @@ class SoftmaxCrossEntropy(Function):
         onehot[np.arange(n), self.targets] = 1
         return (self.inputs[0].softmax(axis=1) - onehot) * (grad / n)
 
+    def forward_code(self, c, logits, targets):
+        n, k = c.shape(logits)
+        if not isinstance(targets, str):  # a list written in the code: a constant
+            targets = c.const(np.asarray(targets), "targets")
+        flat = c.let(f"flat_targets({targets}, {n}, {k})", shape=(n,), dtype=np.intp, hint="picks")
+        c.bind("flat_targets", flat_targets)
+        z = c.new(logits, reuse=logits, hint="grad_logits")
+        c.line(f"np.subtract({logits}, {logits}.max(axis=1, keepdims=True), out={z})")
+        picked = c.let(f"{z}.reshape(-1)[{flat}]", z, hint="picked")
+        c.line(f"np.exp({z}, out={z})")
+        total = c.let(
+            f"{z}.sum(axis=1, keepdims=True)", shape=(n, 1), dtype=c.dtype(z), hint="total"
+        )
+        loss = c.let(f"(np.log({total}[:, 0]) - {picked}).sum() / {n}", like=c.out, hint="loss")
+        c.line(f"{z} /= {total}")
+        c.line(f"{z}.reshape(-1)[{flat}] -= 1", writes=z)
+        c.line(f"{z} /= {n}")
+        c.saved["grad_logits"] = z
+        return loss
+
+    def backward_code(self, c, grad):
+        if c.is_one(grad):  # grad * x is x, bit for bit, when grad is 1
+            return c.saved["grad_logits"]
+        g = c.new(grad, c.saved["grad_logits"], hint=f"g_{c.hint}")
+        c.line(f"np.multiply({grad}, {c.saved['grad_logits']}, out={g})")
+        return g
+
 
 class L2Penalty(Function):
     """scale * sum over the inputs of ||W||^2, one op for all the weight matrices.
@@ -96,3 +141,20 @@ class L2Penalty(Function):
     def tensor_backward(self, grad, out):
         factor = grad * (2 * self.scale)
         return tuple(factor * w for w in self.inputs)
+
+    def forward_code(self, c, *weights, scale):
+        c.saved["weights"] = weights
+        total = "(" + " + ".join(f"float(np.vdot({w}, {w}))" for w in weights) + ")"
+        return c.let(
+            f"np.asarray({c.lit(scale)} * {total}, dtype={c.out.dtype.name!r})", like=c.out
+        )
+
+    def backward_code(self, c, grad):
+        factor = c.let(f"{c.lit(2 * self.scale)} * {grad}", grad, 1.0, hint="factor")
+        grads = []
+        for w, need in zip(c.saved["weights"], self.needs_input_grad):
+            g = c.new(factor, w, hint=f"g_{c.hint}") if need else None
+            if need:
+                c.line(f"np.multiply({factor}, {w}, out={g})")
+            grads.append(g)
+        return tuple(grads)

@@ -2,7 +2,8 @@
 
 Each op: ``forward`` on numpy arrays saves what ``backward`` needs; ``backward`` gets
 d(loss)/d(output) and returns one gradient per positional input (the engine undoes
-broadcasting).
+broadcasting). ``forward_code`` / ``backward_code`` are the same computations as numpy
+source for ``compile`` (see ``codegen.Code``): they must compute the same bits.
 """
 
 from __future__ import annotations
@@ -77,12 +78,47 @@ class MatMul(Function):
         gb = gb.reshape(gb.shape[:-1]) if b.ndim == 1 else gb
         return ga, gb
 
+    def forward_code(self, c, a, b):
+        c.saved.update(a=a, b=b)
+        if len(c.shape(a)) == 2 and len(c.shape(b)) == 2:
+            y = c.new(like=c.out)
+            c.line(f"np.matmul({a}, {b}, out={y})")
+            return y
+        return c.let(f"{a} @ {b}", like=c.out)
 
-def _swap_last(t):
-    """The Tensor with its last two axes swapped (the matrix transpose of a batch)."""
-    axes = list(range(t.ndim))
-    axes[-1], axes[-2] = axes[-2], axes[-1]
-    return t.transpose(tuple(axes))
+    def backward_code(self, c, grad):
+        a, b = c.saved["a"], c.saved["b"]
+        need_a, need_b = self.needs_input_grad
+        ga = gb = None
+        if self.a.ndim == 2 and self.b.ndim == 2:
+            if need_a:
+                dt = np.result_type(c.dtype(grad), self.b)
+                ga = c.new(like=self.a, dtype=dt, hint=f"g_{c.hint}")
+                c.line(f"np.matmul({grad}, {b}.T, out={ga})")
+            if need_b:
+                dt = np.result_type(c.dtype(grad), self.a)
+                gb = c.new(like=self.b, dtype=dt, hint=f"g_{c.hint}")
+                c.line(f"np.matmul({a}.T, {grad}, out={gb})")
+            return ga, gb
+        grads = self.backward(np.zeros(c.shape(grad), c.dtype(grad)))  # shapes only
+        exprs = _general_backward_code(self.a.ndim, self.b.ndim, a, b, grad)
+        return tuple(
+            c.let(e, like=g) if need and g is not None else None
+            for need, e, g in zip(self.needs_input_grad, exprs, grads)
+        )
+
+
+def _general_backward_code(a_ndim: int, b_ndim: int, a: str, b: str, grad: str) -> tuple:
+    """``MatMul.backward``'s expressions for 1-D and batched operands, as source."""
+    if a_ndim == 1 and b_ndim == 1:
+        return f"{grad} * {b}", f"{grad} * {a}"
+    if a_ndim == 1:
+        g = f"{grad}[..., None, :]"
+        return f"({g} @ np.swapaxes({b}, -1, -2))[..., 0, :]", f"{a}[:, None] @ {g}"
+    if b_ndim == 1:
+        g = f"{grad}[..., :, None]"
+        return f"{g} @ {b}[None, :]", f"(np.swapaxes({a}, -1, -2) @ {g})[..., :, 0]"
+    return f"{grad} @ np.swapaxes({b}, -1, -2)", f"np.swapaxes({a}, -1, -2) @ {grad}"
 
 
 class Linear(Function):
@@ -135,3 +171,43 @@ class Linear(Function):
         gx = grad @ w.T
         gw = x.reshape(-1, x.shape[-1]).T @ rows
         return (gx, gw) if len(self.inputs) == 2 else (gx, gw, rows.sum(axis=0))
+
+    def forward_code(self, c, x, w, b=None):
+        c.saved.update(x=x, w=w)
+        y = c.new(shape=c.out.shape, dtype=np.result_type(self.x, self.w))
+        c.line(f"np.matmul({x}, {w}, out={y})")
+        if b is not None:
+            if np.result_type(self.x, self.w) != c.out.dtype:  # numpy's promotion of x @ W + b
+                return c.let(f"{y} + {b}", like=c.out)
+            c.line(f"{y} += {b}")
+        return y
+
+    def backward_code(self, c, grad):
+        need = self.needs_input_grad
+        x, w, dt = c.saved["x"], c.saved["w"], c.dtype(grad)
+        rows = grad
+        if len(c.shape(grad)) != 2:
+            n = c.shape(grad)[-1]
+            shape = (int(np.prod(c.shape(grad)[:-1])), n)
+            rows = c.let(f"{grad}.reshape(-1, {n})", shape=shape, dtype=dt, view_of=grad)
+        gx = gw = gb = None
+        if need[0]:
+            gx = c.new(like=self.x, dtype=np.result_type(dt, self.w), hint=f"g_{c.hint}")
+            c.line(f"np.matmul({grad}, {w}.T, out={gx})")
+        if need[1]:
+            xr = x if self.x.ndim == 2 else f"{x}.reshape(-1, {self.x.shape[-1]})"
+            gw = c.new(like=self.w, dtype=np.result_type(dt, self.x), hint=f"g_{c.hint}")
+            c.line(f"np.matmul({xr}.T, {rows}, out={gw})")
+        if len(need) == 2:
+            return gx, gw
+        if need[2]:
+            gb = c.new(shape=(c.shape(grad)[-1],), dtype=dt, hint=f"g_{c.hint}")
+            c.line(f"np.sum({rows}, axis=0, out={gb})")
+        return gx, gw, gb
+
+
+def _swap_last(t):
+    """The Tensor with its last two axes swapped (the matrix transpose of a batch)."""
+    axes = list(range(t.ndim))
+    axes[-1], axes[-2] = axes[-2], axes[-1]
+    return t.transpose(tuple(axes))

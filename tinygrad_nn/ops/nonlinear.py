@@ -2,7 +2,8 @@
 
 Each op: ``forward`` on numpy arrays saves what ``backward`` needs; ``backward`` gets
 d(loss)/d(output) and returns one gradient per positional input (the engine undoes
-broadcasting).
+broadcasting). ``forward_code`` / ``backward_code`` are the same computations as numpy
+source for ``compile`` (see ``codegen.Code``): they must compute the same bits.
 """
 
 from __future__ import annotations
@@ -37,6 +38,23 @@ class Sigmoid(Function):
     def tensor_backward(self, grad, out):
         return grad * out * (1 - out)
 
+    def forward_code(self, c, x):
+        y = c.saved["y"] = c.new(x, 0.5, reuse=x)
+        c.line(f"np.multiply({x}, 0.5, out={y})")
+        c.line(f"np.tanh({y}, out={y})")
+        c.line(f"{y} *= 0.5")
+        c.line(f"{y} += 0.5")
+        return y
+
+    def backward_code(self, c, grad):
+        y = c.saved["y"]
+        one_minus = c.new(y, 1, scratch=True, hint="tmp")
+        c.line(f"np.subtract(1, {y}, out={one_minus})")
+        g = c.new(grad, y, reuse=grad, hint=f"g_{c.hint}")
+        c.line(f"np.multiply({grad}, {y}, out={g})")
+        c.line(f"{g} *= {one_minus}")
+        return g
+
 
 class Tanh(Function):
     """y = tanh(x). Rule: dx = dy * (1 - y^2)."""
@@ -51,6 +69,20 @@ class Tanh(Function):
     def tensor_backward(self, grad, out):
         return grad * (1 - out * out)
 
+    def forward_code(self, c, x):
+        y = c.saved["y"] = c.new(x, 1.0, reuse=x)
+        c.line(f"np.tanh({x}, out={y})")
+        return y
+
+    def backward_code(self, c, grad):
+        y = c.saved["y"]
+        t = c.new(y, scratch=True, hint="tmp")
+        c.line(f"np.multiply({y}, {y}, out={t})")
+        c.line(f"np.subtract(1, {t}, out={t})")
+        g = c.new(grad, t, reuse=grad, hint=f"g_{c.hint}")
+        c.line(f"np.multiply({grad}, {t}, out={g})")
+        return g
+
 
 class Relu(Function):
     """y = max(x, 0). Rule: dx = dy where x > 0, else 0."""
@@ -64,6 +96,19 @@ class Relu(Function):
 
     def tensor_backward(self, grad, out):
         return grad * self.positive
+
+    def forward_code(self, c, x):
+        positive = c.saved["positive"] = c.new(shape=c.shape(x), dtype=bool, hint="positive")
+        c.line(f"np.greater({x}, 0, out={positive})")
+        y = c.new(x, 0, reuse=x)
+        c.line(f"np.maximum({x}, 0, out={y})")
+        return y
+
+    def backward_code(self, c, grad):
+        positive = c.saved["positive"]
+        g = c.new(grad, positive, reuse=grad, hint=f"g_{c.hint}")
+        c.line(f"np.multiply({grad}, {positive}, out={g})")
+        return g
 
 
 def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
@@ -91,6 +136,18 @@ class Softmax(Function):
     def tensor_backward(self, grad, out):
         return out * (grad - (grad * out).sum(axis=self.axis, keepdims=True))
 
+    def forward_code(self, c, x, axis=-1):
+        e = c.saved["y"] = c.new(like=c.out, reuse=x)
+        c.line(f"np.subtract({x}, np.max({x}, axis={self.axis}, keepdims=True), out={e})")
+        c.line(f"np.exp({e}, out={e})")
+        c.line(f"{e} /= np.sum({e}, axis={self.axis}, keepdims=True)")
+        return e
+
+    def backward_code(self, c, grad):
+        y = c.saved["y"]
+        expr = f"{y} * ({grad} - np.sum({grad} * {y}, axis={self.axis}, keepdims=True))"
+        return c.let(expr, grad, y)
+
 
 class LogSoftmax(Function):
     """y = x - logsumexp(x). Rule: dx = dy - softmax(x) * sum(dy)."""
@@ -107,3 +164,12 @@ class LogSoftmax(Function):
 
     def tensor_backward(self, grad, out):
         return grad - out.exp() * grad.sum(axis=self.axis, keepdims=True)
+
+    def forward_code(self, c, x, axis=-1):
+        helper = c.bind("log_softmax_of", _log_softmax)
+        c.saved["y"] = y = c.let(f"{helper}({x}, {self.axis})", like=c.out)
+        return y
+
+    def backward_code(self, c, grad):
+        expr = f"{grad} - np.exp({c.saved['y']}) * np.sum({grad}, axis={self.axis}, keepdims=True)"
+        return c.let(expr, grad, c.saved["y"])

@@ -2,7 +2,8 @@
 
 Each op: ``forward`` on numpy arrays saves what ``backward`` needs; ``backward`` gets
 d(loss)/d(output) and returns one gradient per positional input (the engine undoes
-broadcasting).
+broadcasting). ``forward_code`` / ``backward_code`` are the same computations as numpy
+source for ``compile`` (see ``codegen.Code``): they must compute the same bits.
 """
 
 from __future__ import annotations
@@ -31,12 +32,6 @@ def _expand_reduced(grad: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> 
     return grad if keepdims else np.expand_dims(grad, axes)
 
 
-def _expand(grad, shape: tuple):
-    """Tensor ``grad`` (the reduced axes kept as 1s) broadcast to ``shape``, as a recorded
-    op: adding zeros of that shape broadcasts, and add's backward sums back."""
-    return grad + np.zeros(shape, dtype=grad.dtype)
-
-
 class Sum(Function):
     """Sum over the axes. Rule: dx = dy copied back to every summed element."""
 
@@ -52,6 +47,14 @@ class Sum(Function):
 
     def tensor_backward(self, grad, out):
         return _expand(grad.reshape(self.kept), self.shape)
+
+    def forward_code(self, c, x, axis=None, keepdims=False):
+        axes = _normalize_axes(axis, len(c.shape(x)))
+        return c.let(f"np.asarray({x}.sum(axis={axes}, keepdims={keepdims}))", like=c.out)
+
+    def backward_code(self, c, grad):
+        expr = f"np.broadcast_to({grad}.reshape({self.kept}), {self.shape})"
+        return c.let(expr, shape=self.shape, dtype=c.dtype(grad), foreign=True)
 
 
 class Mean(Function):
@@ -74,6 +77,16 @@ class Mean(Function):
     def tensor_backward(self, grad, out):
         scale = 1.0 / self.count if self.count else float("nan")
         return _expand(grad.reshape(self.kept) * scale, self.shape)
+
+    def forward_code(self, c, x, axis=None, keepdims=False):
+        axes = _normalize_axes(axis, len(c.shape(x)))
+        return c.let(f"np.asarray({x}.mean(axis={axes}, keepdims={keepdims}))", like=c.out)
+
+    def backward_code(self, c, grad):
+        kind = c.dtype(grad).type
+        scale = c.const(kind(1.0 / self.count) if self.count else kind(np.nan), "inv_count")
+        expr = f"np.broadcast_to({grad}.reshape({self.kept}) * {scale}, {self.shape})"
+        return c.let(expr, shape=self.shape, dtype=c.dtype(grad), foreign=True)
 
 
 class Max(Function):
@@ -100,3 +113,23 @@ class Max(Function):
         mask = (self.x == self.m).astype(grad.dtype)
         mask /= mask.sum(axis=self.axes, keepdims=True)
         return grad.reshape(self.m.shape) * mask
+
+    def forward_code(self, c, x, axis=None, keepdims=False):
+        m = c.saved["m"] = c.let(f"np.max({x}, axis={self.axes}, keepdims=True)", like=self.m)
+        c.saved["x"] = x
+        if keepdims:
+            return m
+        return c.let(f"np.squeeze({m}, axis={self.axes})", like=c.out, view_of=m)
+
+    def backward_code(self, c, grad):
+        x, m, dt = c.saved["x"], c.saved["m"], c.dtype(grad)
+        mask = c.let(f"({x} == {m}).astype({dt.name!r})", x, m, dtype=dt)
+        c.line(f"{mask} /= {mask}.sum(axis={self.axes}, keepdims=True)")
+        g = grad if self.keepdims else f"np.expand_dims({grad}, {self.axes})"
+        return c.let(f"{g} * {mask}", mask, dtype=dt)
+
+
+def _expand(grad, shape: tuple):
+    """Tensor ``grad`` (the reduced axes kept as 1s) broadcast to ``shape``, as a recorded
+    op: adding zeros of that shape broadcasts, and add's backward sums back."""
+    return grad + np.zeros(shape, dtype=grad.dtype)

@@ -2,7 +2,8 @@
 
 Each op: ``forward`` on numpy arrays saves what ``backward`` needs; ``backward`` gets
 d(loss)/d(output) and returns one gradient per positional input (the engine undoes
-broadcasting).
+broadcasting). ``forward_code`` / ``backward_code`` are the same computations as numpy
+source for ``compile`` (see ``codegen.Code``): they must compute the same bits.
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ class Reshape(Function):
     def tensor_backward(self, grad, out):
         return grad.reshape(self.in_shape)
 
+    def forward_code(self, c, x, shape):
+        return c.let(f"{x}.reshape({c.lit(tuple(shape))})", like=c.out, view_of=x)
+
+    def backward_code(self, c, grad):
+        expr = f"{grad}.reshape({self.in_shape})"
+        return c.let(expr, shape=self.in_shape, dtype=c.dtype(grad), view_of=grad)
+
 
 class Transpose(Function):
     """Axes permuted. Rule: dx = dy with the axes permuted back."""
@@ -53,6 +61,19 @@ class Transpose(Function):
 
     def tensor_backward(self, grad, out):
         return grad.transpose(self.inverse)
+
+    def forward_code(self, c, x, axes=None):
+        return c.let(f"np.transpose({x}, {c.lit(axes)})", like=c.out, view_of=x)
+
+    def backward_code(self, c, grad):
+        shape = c.shape(grad)
+        inverse = tuple(int(i) for i in self.inverse)
+        return c.let(
+            f"np.transpose({grad}, {inverse})",
+            shape=tuple(shape[i] for i in inverse),
+            dtype=c.dtype(grad),
+            view_of=grad,
+        )
 
 
 def _is_basic_index(index) -> bool:
@@ -82,4 +103,18 @@ class GetItem(Function):
             full[self.index] = grad
         else:
             np.add.at(full, self.index, grad)
+        return full
+
+    def forward_code(self, c, x, index):
+        c.saved["index"] = index = c.lit(index)
+        view = _is_basic_index(self.index)
+        return c.let(f"{x}[{index}]", like=c.out, view_of=x if view else None)
+
+    def backward_code(self, c, grad):
+        dt = c.dtype(grad)
+        full = c.let(f"np.zeros({self.shape}, dtype={dt.name!r})", shape=self.shape, dtype=dt)
+        if _is_basic_index(self.index):
+            c.line(f"{full}[{c.saved['index']}] = {grad}")
+        else:
+            c.line(f"np.add.at({full}, {c.saved['index']}, {grad})", writes=full)
         return full
