@@ -267,6 +267,65 @@ def test_resume_after_completed_run_reuses_checkpoints(tmp_path, tutorial_run, m
     _same_results(out, tutorial_run)
 
 
+def _with(args, option, value):
+    """TUTORIAL_ARGS with ``option`` set to ``value``."""
+    args = list(args)
+    args[args.index(option) + 1] = value
+    return args
+
+
+def _one_error_line(err):
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("tinygrad-nn: error: ") and "Traceback" not in err
+    return lines[0]
+
+
+def test_resume_with_other_settings_refuses_naming_them(tmp_path, tutorial_run, capsys):
+    out = tmp_path / "copy"
+    shutil.copytree(tutorial_run, out)
+    before = _snapshot(out / "checkpoints")
+    results = (out / "results.json").read_text()
+    changed = [*TUTORIAL_ARGS, "--lr", "0.05", "--momentum", "0.5"]
+    assert _run([*changed, "--out", out, "--resume"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "lr 0.05 (checkpoint: 0.2)" in line and "momentum 0.5 (checkpoint: 0.9)" in line
+    assert "tutorial-seed0-lam" in line
+    assert _snapshot(out / "checkpoints") == before  # nothing retrained or overwritten
+    assert (out / "results.json").read_text() == results
+
+
+def test_resume_with_more_epochs_extends_a_constant_lr_run(tmp_path, tutorial_run, monkeypatch):
+    out, fresh = tmp_path / "extended", tmp_path / "fresh"
+    shutil.copytree(tutorial_run, out)  # 5 epochs
+    longer = _with(TUTORIAL_ARGS, "--epochs", "8")
+    calls = _count_steps(monkeypatch)
+    assert _run([*longer, "--out", out, "--resume"]) == 0
+    assert calls["n"] == 2 * 3  # three more full-batch epochs for each lambda
+    assert _run([*longer, "--out", fresh]) == 0
+    _same_results(out, fresh)
+
+
+def test_resume_with_more_epochs_refuses_when_the_lr_decays(tmp_path, capsys):
+    args = ["digits", "--preset", "best", "--seeds", "1", "--lambdas", "0.01", "--jobs", "1"]
+    args += ["--no-progress", "--out", tmp_path]
+    assert _run([*args, "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert _run([*args, "--epochs", "2", "--resume"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "epochs 2 (checkpoint: 1)" in line and "schedule" in line
+
+
+def test_worker_checkpoint_error_reaches_the_user_whole(tmp_path, tutorial_run, capsys):
+    out = tmp_path / "copy"
+    shutil.copytree(tutorial_run, out)
+    bad = out / "checkpoints" / "tutorial-seed0-lam1.npz"
+    bad.write_bytes(bad.read_bytes()[:300])
+    assert _run([*_with(TUTORIAL_ARGS, "--jobs", "2"), "--out", out, "--resume"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"{bad}: is truncated or damaged" in line
+
+
 # ----------------------------------------------------------------------------- bad arguments
 
 
