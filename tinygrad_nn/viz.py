@@ -22,6 +22,7 @@ gradient back. The thresholds are the fields of :class:`HealthThresholds`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,9 +122,26 @@ def retain_all_grads(root: Tensor) -> None:
             t.retain_grad()
 
 
+# characters Graphviz's XML parser rejects or that would not show: control characters,
+# surrogates and noncharacters (U+FDD0..U+FDEF and the last two of every plane)
+_INVISIBLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17))
+    + "]"
+)
+
+
+def _visible(match: re.Match) -> str:
+    code = ord(match.group())
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def _escape(text: Any) -> str:
-    """Text for a Graphviz HTML-like label: markup characters become entities."""
-    s = str(text)
+    """Text for a Graphviz HTML-like label: markup characters become entities, and control
+    characters, surrogates and noncharacters are shown as Python escapes (``\\x1b``)."""
+    s = _INVISIBLE.sub(_visible, str(text))
     for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
         s = s.replace(char, entity)
     return s.replace("'", "&#39;")
