@@ -1,6 +1,8 @@
 """Tests for the ``tinygrad-nn`` command line (tinygrad_nn.cli), mostly run in-process."""
 
+import contextlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -324,6 +326,95 @@ def test_worker_checkpoint_error_reaches_the_user_whole(tmp_path, tutorial_run, 
     assert _run([*_with(TUTORIAL_ARGS, "--jobs", "2"), "--out", out, "--resume"]) == 1
     line = _one_error_line(capsys.readouterr().err)
     assert f"{bad}: is truncated or damaged" in line
+
+
+# ----------------------------------------------------------------------------- the run folder
+
+HOLDER = """
+import sys
+from tinygrad_nn.digits.folder import locked
+with locked(sys.argv[1]):
+    print("locked", flush=True)
+    sys.stdin.read()  # until the test closes our stdin
+"""
+
+
+@contextlib.contextmanager
+def _held_by_another_process(folder):
+    """A second process holding ``folder``'s lock for the ``with`` block; yields its pid."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(folder)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        yield proc.pid
+    finally:
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+
+
+def test_second_run_on_a_folder_in_use_exits_1_naming_the_owner(tmp_path, tutorial_run, capsys):
+    out = tmp_path / "busy"
+    shutil.copytree(tutorial_run, out)
+    before = _snapshot(out / "checkpoints")
+    with _held_by_another_process(out) as pid:
+        assert _run([*TUTORIAL_ARGS, "--out", out]) == 1
+        line = _one_error_line(capsys.readouterr().err)
+        assert str(out) in line and f"pid {pid}" in line
+        assert (out / ".tinygrad-nn.lock").read_text().strip() == str(pid)
+    # the owner's checkpoints were not touched; the lock is gone with its owner
+    assert _snapshot(out / "checkpoints") == before
+    assert not (out / ".tinygrad-nn.lock").exists()
+    assert _run([*TUTORIAL_ARGS, "--out", out, "--resume"]) == 0
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys):
+    out = tmp_path / "stale"
+    out.mkdir()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    (out / ".tinygrad-nn.lock").write_text(dead.stdout)
+    assert _run([*_with(TUTORIAL_ARGS, "--epochs", "1"), "--out", out]) == 0
+    assert "error" not in capsys.readouterr().err
+    assert not (out / ".tinygrad-nn.lock").exists()
+
+
+def test_lock_is_released_when_a_run_fails_or_is_interrupted(tmp_path, monkeypatch):
+    from tinygrad_nn.digits.folder import locked
+
+    out = tmp_path / "run"
+    _count_steps(monkeypatch, crash_at=2)
+    assert _run([*TUTORIAL_ARGS, "--out", out]) == 130
+    assert not (out / ".tinygrad-nn.lock").exists()
+    with locked(out), locked(out):  # free again, and re-entrant within one process
+        assert (out / ".tinygrad-nn.lock").read_text().strip() == str(os.getpid())
+    assert not (out / ".tinygrad-nn.lock").exists()
+
+
+def test_stale_temp_files_are_removed_on_start(tmp_path, tutorial_run):
+    out = tmp_path / "killed"
+    shutil.copytree(tutorial_run, out)
+    stale = [
+        out / "checkpoints" / ".tutorial-seed0-lam0.npz.k2j4x9.tmp",  # a killed write_file
+        out / ".model.npz.a8d7f1.tmp",
+        out / ".results.json.tmp",
+        out / ".report.html.tmp",
+    ]
+    for path in stale:
+        path.write_bytes(b"PK\x03\x04 half a file")
+    keep = [out / "notes.tmp", out / "checkpoints" / "mine.tmp"]  # not ours: left alone
+    for path in keep:
+        path.write_text("keep me")
+    assert _run([*TUTORIAL_ARGS, "--out", out, "--resume"]) == 0
+    assert [p for p in stale if p.exists()] == []
+    assert all(p.read_text() == "keep me" for p in keep)
 
 
 # ----------------------------------------------------------------------------- bad arguments

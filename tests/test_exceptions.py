@@ -23,6 +23,7 @@ EXAMPLES = {
     "tinygrad_nn.archive.CheckpointError": lambda cls: cls(Path("runs/x.npz"), "is damaged"),
     "tinygrad_nn.serialize.CheckpointError": lambda cls: cls("runs/x.npz", "is damaged"),
     "tinygrad_nn.anomaly.AnomalyError": lambda cls: cls("sigmoid made nan", None, None),
+    "tinygrad_nn.digits.folder.FolderInUseError": lambda cls: cls(Path("runs/d"), 4242),
 }
 
 
