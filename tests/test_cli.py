@@ -525,3 +525,39 @@ def test_run_time_failure_exits_1_with_one_line(tmp_path, capsys, content):
     assert "model.npz" in lines[0]
     assert "Traceback" not in err
     assert not (tmp_path / "g.svg").exists()
+
+
+@pytest.mark.parametrize("hostile", ["huge sizes", "deep metadata", "pickle"])
+def test_graph_of_a_hostile_model_file_exits_1_cheaply(tmp_path, capsys, hostile):
+    import pickle
+
+    model = tmp_path / "model.npz"
+    if hostile == "pickle":
+        model.write_bytes(pickle.dumps({"weights": [1.0, 2.0]}))
+    elif hostile == "deep metadata":
+        with open(model, "wb") as f:
+            np.savez(f, __meta__=np.array("[" * 50_000 + "]" * 50_000))
+    else:
+        tg.save(MLP([64, 16, 10], rng=0), model)
+        state, meta = tg.load_state(model)
+        meta["config"]["sizes"] = [64, 100_000, 100_000, 10]  # 75 GiB if built
+        meta = {k: v for k, v in meta.items() if k not in ("format", "version", "library")}
+        tg.serialize.write_file(model, state, meta)
+    assert _run(["graph", "--model", model, "--out", tmp_path / "g.svg"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert str(model) in line and "pickle.load" not in line and "allow_pickle" not in line
+    assert not (tmp_path / "g.svg").exists()
+
+
+def test_missing_extra_exits_1_with_one_line(tmp_path):
+    model = tmp_path / "model.npz"
+    tg.save(MLP([4, 3, 2], rng=0), model)
+    code = (
+        "import sys; sys.modules['graphviz'] = None  # as if the viz extra were not installed\n"
+        "from tinygrad_nn.digits.cli import main\n"
+        f"sys.exit(main(['graph', '--model', {str(model)!r}, '--out', {str(tmp_path)!r}]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    line = _one_error_line(proc.stderr)
+    assert 'pip install "tinygrad-nn[viz]"' in line

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from .._optional import MissingExtraError
 from ..serialize import save
 from .experiment import PRESETS, Preset, run_digits
 from .folder import locked
@@ -272,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ntinygrad-nn: interrupted; checkpoints kept, go on with --resume", file=sys.stderr)
         return 130
-    except (OSError, ValueError, RuntimeError) as err:
+    except (OSError, ValueError, RuntimeError, MissingExtraError) as err:
         print(f"tinygrad-nn: error: {err}", file=sys.stderr)
         return 1
 
