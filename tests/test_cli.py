@@ -1,6 +1,8 @@
 """Tests for the ``tinygrad-nn`` command line (tinygrad_nn.cli), mostly run in-process."""
 
+import contextlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -267,6 +269,154 @@ def test_resume_after_completed_run_reuses_checkpoints(tmp_path, tutorial_run, m
     _same_results(out, tutorial_run)
 
 
+def _with(args, option, value):
+    """TUTORIAL_ARGS with ``option`` set to ``value``."""
+    args = list(args)
+    args[args.index(option) + 1] = value
+    return args
+
+
+def _one_error_line(err):
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("tinygrad-nn: error: ") and "Traceback" not in err
+    return lines[0]
+
+
+def test_resume_with_other_settings_refuses_naming_them(tmp_path, tutorial_run, capsys):
+    out = tmp_path / "copy"
+    shutil.copytree(tutorial_run, out)
+    before = _snapshot(out / "checkpoints")
+    results = (out / "results.json").read_text()
+    changed = [*TUTORIAL_ARGS, "--lr", "0.05", "--momentum", "0.5"]
+    assert _run([*changed, "--out", out, "--resume"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "lr 0.05 (checkpoint: 0.2)" in line and "momentum 0.5 (checkpoint: 0.9)" in line
+    assert "tutorial-seed0-lam" in line
+    assert _snapshot(out / "checkpoints") == before  # nothing retrained or overwritten
+    assert (out / "results.json").read_text() == results
+
+
+def test_resume_with_more_epochs_extends_a_constant_lr_run(tmp_path, tutorial_run, monkeypatch):
+    out, fresh = tmp_path / "extended", tmp_path / "fresh"
+    shutil.copytree(tutorial_run, out)  # 5 epochs
+    longer = _with(TUTORIAL_ARGS, "--epochs", "8")
+    calls = _count_steps(monkeypatch)
+    assert _run([*longer, "--out", out, "--resume"]) == 0
+    assert calls["n"] == 2 * 3  # three more full-batch epochs for each lambda
+    assert _run([*longer, "--out", fresh]) == 0
+    _same_results(out, fresh)
+
+
+def test_resume_with_more_epochs_refuses_when_the_lr_decays(tmp_path, capsys):
+    args = ["digits", "--preset", "best", "--seeds", "1", "--lambdas", "0.01", "--jobs", "1"]
+    args += ["--no-progress", "--out", tmp_path]
+    assert _run([*args, "--epochs", "1"]) == 0
+    capsys.readouterr()
+    assert _run([*args, "--epochs", "2", "--resume"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "epochs 2 (checkpoint: 1)" in line and "schedule" in line
+
+
+def test_worker_checkpoint_error_reaches_the_user_whole(tmp_path, tutorial_run, capsys):
+    out = tmp_path / "copy"
+    shutil.copytree(tutorial_run, out)
+    bad = out / "checkpoints" / "tutorial-seed0-lam1.npz"
+    bad.write_bytes(bad.read_bytes()[:300])
+    assert _run([*_with(TUTORIAL_ARGS, "--jobs", "2"), "--out", out, "--resume"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"{bad}: is truncated or damaged" in line
+
+
+# ----------------------------------------------------------------------------- the run folder
+
+HOLDER = """
+import sys
+from tinygrad_nn.digits.folder import locked
+with locked(sys.argv[1]):
+    print("locked", flush=True)
+    sys.stdin.read()  # until the test closes our stdin
+"""
+
+
+@contextlib.contextmanager
+def _held_by_another_process(folder):
+    """A second process holding ``folder``'s lock for the ``with`` block; yields its pid."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(folder)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "locked"
+        yield proc.pid
+    finally:
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+
+
+def test_second_run_on_a_folder_in_use_exits_1_naming_the_owner(tmp_path, tutorial_run, capsys):
+    out = tmp_path / "busy"
+    shutil.copytree(tutorial_run, out)
+    before = _snapshot(out / "checkpoints")
+    with _held_by_another_process(out) as pid:
+        assert _run([*TUTORIAL_ARGS, "--out", out]) == 1
+        line = _one_error_line(capsys.readouterr().err)
+        assert str(out) in line and f"pid {pid}" in line
+        assert (out / ".tinygrad-nn.lock").read_text().strip() == str(pid)
+    # the owner's checkpoints were not touched; the lock is gone with its owner
+    assert _snapshot(out / "checkpoints") == before
+    assert not (out / ".tinygrad-nn.lock").exists()
+    assert _run([*TUTORIAL_ARGS, "--out", out, "--resume"]) == 0
+
+
+def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path, capsys):
+    out = tmp_path / "stale"
+    out.mkdir()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    (out / ".tinygrad-nn.lock").write_text(dead.stdout)
+    assert _run([*_with(TUTORIAL_ARGS, "--epochs", "1"), "--out", out]) == 0
+    assert "error" not in capsys.readouterr().err
+    assert not (out / ".tinygrad-nn.lock").exists()
+
+
+def test_lock_is_released_when_a_run_fails_or_is_interrupted(tmp_path, monkeypatch):
+    from tinygrad_nn.digits.folder import locked
+
+    out = tmp_path / "run"
+    _count_steps(monkeypatch, crash_at=2)
+    assert _run([*TUTORIAL_ARGS, "--out", out]) == 130
+    assert not (out / ".tinygrad-nn.lock").exists()
+    with locked(out), locked(out):  # free again, and re-entrant within one process
+        assert (out / ".tinygrad-nn.lock").read_text().strip() == str(os.getpid())
+    assert not (out / ".tinygrad-nn.lock").exists()
+
+
+def test_stale_temp_files_are_removed_on_start(tmp_path, tutorial_run):
+    out = tmp_path / "killed"
+    shutil.copytree(tutorial_run, out)
+    stale = [
+        out / "checkpoints" / ".tutorial-seed0-lam0.npz.k2j4x9.tmp",  # a killed write_file
+        out / ".model.npz.a8d7f1.tmp",
+        out / ".results.json.tmp",
+        out / ".report.html.tmp",
+    ]
+    for path in stale:
+        path.write_bytes(b"PK\x03\x04 half a file")
+    keep = [out / "notes.tmp", out / "checkpoints" / "mine.tmp"]  # not ours: left alone
+    for path in keep:
+        path.write_text("keep me")
+    assert _run([*TUTORIAL_ARGS, "--out", out, "--resume"]) == 0
+    assert [p for p in stale if p.exists()] == []
+    assert all(p.read_text() == "keep me" for p in keep)
+
+
 # ----------------------------------------------------------------------------- bad arguments
 
 
@@ -375,3 +525,39 @@ def test_run_time_failure_exits_1_with_one_line(tmp_path, capsys, content):
     assert "model.npz" in lines[0]
     assert "Traceback" not in err
     assert not (tmp_path / "g.svg").exists()
+
+
+@pytest.mark.parametrize("hostile", ["huge sizes", "deep metadata", "pickle"])
+def test_graph_of_a_hostile_model_file_exits_1_cheaply(tmp_path, capsys, hostile):
+    import pickle
+
+    model = tmp_path / "model.npz"
+    if hostile == "pickle":
+        model.write_bytes(pickle.dumps({"weights": [1.0, 2.0]}))
+    elif hostile == "deep metadata":
+        with open(model, "wb") as f:
+            np.savez(f, __meta__=np.array("[" * 50_000 + "]" * 50_000))
+    else:
+        tg.save(MLP([64, 16, 10], rng=0), model)
+        state, meta = tg.load_state(model)
+        meta["config"]["sizes"] = [64, 100_000, 100_000, 10]  # 75 GiB if built
+        meta = {k: v for k, v in meta.items() if k not in ("format", "version", "library")}
+        tg.serialize.write_file(model, state, meta)
+    assert _run(["graph", "--model", model, "--out", tmp_path / "g.svg"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert str(model) in line and "pickle.load" not in line and "allow_pickle" not in line
+    assert not (tmp_path / "g.svg").exists()
+
+
+def test_missing_extra_exits_1_with_one_line(tmp_path):
+    model = tmp_path / "model.npz"
+    tg.save(MLP([4, 3, 2], rng=0), model)
+    code = (
+        "import sys; sys.modules['graphviz'] = None  # as if the viz extra were not installed\n"
+        "from tinygrad_nn.digits.cli import main\n"
+        f"sys.exit(main(['graph', '--model', {str(model)!r}, '--out', {str(tmp_path)!r}]))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    line = _one_error_line(proc.stderr)
+    assert 'pip install "tinygrad-nn[viz]"' in line

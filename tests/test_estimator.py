@@ -8,6 +8,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import tracemalloc
 from pathlib import Path
 
 import joblib
@@ -367,6 +368,61 @@ def test_save_and_load_round_trip(blobs, tmp_path, labels):
     expected = est.get_params()
     expected.pop("hidden_layer_sizes")
     assert params == expected
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+@pytest.mark.parametrize("random_state", ["int", "generator"])
+def test_save_load_then_partial_fit_equals_partial_fit_straight_on(
+    blobs, tmp_path, solver, random_state
+):
+    # the optimizer's state (momentum, Adam's moments and step count) and the generator
+    # that shuffles the minibatches are saved, so training goes on as if never saved
+    X, y = blobs
+    seed = 5 if random_state == "int" else np.random.default_rng(5)
+    est = fast(solver=solver, batch_size=16, learning_rate=0.05, max_iter=4, random_state=seed)
+    est.fit(X, y)
+    path = tmp_path / "model.npz"
+    tg.save(est, path)
+    back = tg.load(path)
+    if random_state == "generator":
+        assert isinstance(back.random_state, np.random.Generator)
+    for _ in range(3):
+        est.partial_fit(X, y)
+        back.partial_fit(X, y)
+    assert back.loss_curve_ == est.loss_curve_
+    assert back.n_iter_ == est.n_iter_ == 7
+    for name, value in est.model_.state_dict().items():
+        np.testing.assert_array_equal(back.model_.state_dict()[name], value, err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m["params"].update(hidden_layer_sizes=[100000]),
+        lambda m: m.update(n_features_in=100000),
+        lambda m: m["params"].update(hidden_layer_sizes="16"),
+        lambda m: m["params"].update(turbo=True),
+        lambda m: m.update(rng={"bit_generator": "os.system"}),
+    ],
+    ids=["hidden", "features", "hidden-type", "unknown-param", "rng"],
+)
+def test_hostile_estimator_file_is_refused_before_building(blobs, tmp_path, change):
+    X, y = blobs
+    path = tmp_path / "model.npz"
+    tg.save(fast(max_iter=2).fit(X, y), path)
+    arrays, meta = tg.serialize.read_file(path)
+    meta = {k: v for k, v in meta.items() if k not in ("format", "version", "library")}
+    change(meta)
+    tg.serialize.write_file(path, arrays, meta)
+    tracemalloc.start()
+    try:
+        with pytest.raises(tg.serialize.CheckpointError) as info:
+            tg.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert str(path) in str(info.value) and "\n" not in str(info.value)
+    assert peak < 4 << 20, f"{peak / 2**20:.1f} MiB allocated before refusing"
 
 
 def test_save_with_numpy_scalar_params(blobs, tmp_path):

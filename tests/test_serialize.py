@@ -312,3 +312,210 @@ def test_save_in_current_directory(tmp_path, monkeypatch):
 def test_reserved_array_name(tmp_path):
     with pytest.raises(ValueError):
         serialize.write_file(tmp_path / "x.npz", {"__meta__": np.zeros(1)}, {})
+
+
+# ----------------------------------------------------------------------------- hostile files
+
+NOT_OUR_WORDS = (
+    "allow_pickle",
+    "pickle.load",
+    "unsafe",
+    "trust",
+    "Object arrays",
+    "Failed to interpret",
+    "File is not a zip file",
+    "Bad CRC",
+    "Errno",
+)
+
+
+def _pickled_object_npy(path):
+    with open(path, "wb") as f:  # (np.save would add ".npy" to the name)
+        np.save(f, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+
+
+def _npz_with_object_entry(path):
+    meta = np.array(json.dumps({"format": "tinygrad_nn", "version": 2, "kind": "module"}))
+    with open(path, "wb") as f:
+        np.savez(f, __meta__=meta, w=np.array([{"a": 1}, None], dtype=object))
+
+
+def _pickle_file(path):
+    import pickle
+
+    path.write_bytes(pickle.dumps({"weights": [1, 2, 3]}))
+
+
+def _truncated(path):
+    save(MLP([20, 16, 10], rng=0), path)
+    path.write_bytes(path.read_bytes()[:-200])
+
+
+def _bad_crc(path):
+    save(MLP([20, 16, 10], rng=0), path)
+    data = bytearray(path.read_bytes())
+    data[200] ^= 0xFF  # inside the first array's values
+    path.write_bytes(bytes(data))
+
+
+FOREIGN = {
+    "pickle": _pickle_file,
+    "object npy": _pickled_object_npy,
+    "object entry": _npz_with_object_entry,
+    "truncated": _truncated,
+    "bad checksum": _bad_crc,
+    "text": lambda p: p.write_text("weights = [1, 2, 3]\n"),
+    "zip of text": lambda p: __import__("zipfile").ZipFile(p, "w").writestr("a.txt", "hello"),
+}
+
+
+@pytest.mark.parametrize("kind", list(FOREIGN))
+def test_bad_files_are_refused_in_our_own_words(tmp_path, kind):
+    path = tmp_path / "model.npz"
+    FOREIGN[kind](path)
+    for reader in (load, load_state, serialize.read_file):
+        with pytest.raises(CheckpointError) as info:
+            reader(path)
+        message = str(info.value)
+        assert message.startswith(f"{path}: ") and "\n" not in message
+        for fragment in NOT_OUR_WORDS:
+            assert fragment.lower() not in message.lower(), (fragment, message)
+
+
+def test_object_arrays_are_never_unpickled(tmp_path, monkeypatch):
+    import pickle
+
+    def no_unpickling(*args, **kwargs):
+        raise AssertionError("the loader unpickled something")
+
+    monkeypatch.setattr(pickle, "loads", no_unpickling)
+    monkeypatch.setattr(pickle, "load", no_unpickling)
+    path = tmp_path / "model.npz"
+    _npz_with_object_entry(path)
+    with pytest.raises(CheckpointError, match="never unpickles"):
+        load(path)
+
+
+def _peak_bytes(fn):
+    """(result or exception, peak bytes traced while running fn)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        try:
+            outcome = fn()
+        except Exception as err:  # noqa: BLE001 - returned to the caller to check
+            outcome = err
+        return outcome, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def _rewrite_meta(path, change):
+    state, meta = load_state(path)
+    meta = {k: v for k, v in meta.items() if k not in ("format", "version", "library")}
+    change(meta)
+    serialize.write_file(path, state, meta)
+
+
+@pytest.mark.parametrize("sizes", [[4, 5000, 5000, 2], [4, 3], [4, 3, 2, 2], [4, 100000, 2]])
+def test_config_sizes_are_checked_before_anything_is_built(tmp_path, sizes):
+    path = tmp_path / "liar.npz"
+    save(MLP([4, 3, 2], rng=0), path)
+    _rewrite_meta(path, lambda m: m["config"].update(sizes=sizes))
+    outcome, peak = _peak_bytes(lambda: load(path))
+    assert isinstance(outcome, CheckpointError), outcome
+    message = str(outcome)
+    assert "liar.npz" in message and ("shape" in message or "arrays" in message), message
+    assert peak < 4 << 20, f"{peak / 2**20:.1f} MiB allocated before refusing"
+
+
+@pytest.mark.parametrize("bad", [["a", 3, 2], "432", [4, -3, 2], [4, True, 2], None])
+def test_config_of_the_wrong_type_is_refused(tmp_path, bad):
+    path = tmp_path / "odd.npz"
+    save(MLP([4, 3, 2], rng=0), path)
+    _rewrite_meta(path, lambda m: m["config"].update(sizes=bad))
+    with pytest.raises(CheckpointError, match="odd.npz"):
+        load(path)
+
+
+def _npz_with_meta_text(path, text, **arrays):
+    with open(path, "wb") as f:
+        np.savez(f, __meta__=np.array(text), **arrays)
+
+
+@pytest.mark.parametrize("opener", ["[", '{"a":'])
+def test_deeply_nested_metadata_is_refused(tmp_path, opener):
+    path = tmp_path / "deep.npz"
+    closer = "]" if opener == "[" else "}"
+    _npz_with_meta_text(path, opener * 100_000 + "1" + closer * 100_000)
+    with pytest.raises(CheckpointError, match="nested"):
+        load(path)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(tmp_path):
+    path = tmp_path / "model.npz"
+    note = '[[[{{{"' * 50 + "\\" * 3
+    save(MLP([3, 2], rng=0), path, note=note)
+    assert load_state(path)[1]["user"]["note"] == note
+
+
+def _junk_npz(path, megabytes):
+    """A small file whose compressed entry claims ``megabytes`` MiB of float32 zeros."""
+    import io
+    import zipfile
+
+    io_header = io.BytesIO()
+    count = megabytes << 18  # float32 values in that many MiB
+    np.lib.format.write_array_header_1_0(
+        io_header, {"descr": "<f4", "fortran_order": False, "shape": (count,)}
+    )
+    header = io_header.getvalue()
+    meta = io.BytesIO()
+    np.lib.format.write_array(meta, np.array(json.dumps({"format": "tinygrad_nn", "version": 2})))
+    chunk = bytes(1 << 20)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        zf.writestr("__meta__.npy", meta.getvalue())
+        with zf.open("w.npy", "w", force_zip64=True) as entry:
+            entry.write(header)
+            for _ in range(megabytes):
+                entry.write(chunk)
+
+
+def test_compressed_junk_is_refused_before_decompressing(tmp_path):
+    path = tmp_path / "junk.npz"
+    _junk_npz(path, 256)
+    assert path.stat().st_size < 1 << 20
+    outcome, peak = _peak_bytes(lambda: serialize.read_file(path))
+    assert isinstance(outcome, CheckpointError), outcome
+    assert "junk.npz" in str(outcome)
+    assert peak < 8 << 20, f"{peak / 2**20:.1f} MiB allocated before refusing"
+
+
+def test_entry_whose_header_disagrees_with_the_archive_is_refused(tmp_path):
+    import io
+    import zipfile
+
+    path = tmp_path / "liar.npz"
+    meta = io.BytesIO()
+    np.lib.format.write_array(meta, np.array(json.dumps({"format": "tinygrad_nn", "version": 2})))
+    header = io.BytesIO()
+    shape = {"descr": "<f8", "fortran_order": False, "shape": (1000, 1000)}
+    np.lib.format.write_array_header_1_0(header, shape)
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("__meta__.npy", meta.getvalue())
+        zf.writestr("w.npy", header.getvalue() + bytes(80))  # 10 values, not a million
+    outcome, peak = _peak_bytes(lambda: serialize.read_file(path))
+    assert isinstance(outcome, CheckpointError), outcome
+    assert "'w'" in str(outcome)
+    assert peak < 4 << 20
+
+
+def test_compressed_files_of_real_models_still_load(tmp_path):
+    path = tmp_path / "compressed.npz"
+    model = MLP([64, 48, 32, 10], rng=0)
+    save(model, tmp_path / "plain.npz")
+    state, meta = load_state(tmp_path / "plain.npz")
+    np.savez_compressed(path, __meta__=np.array(json.dumps(meta)), **state)
+    loaded = load(path)
+    assert np.array_equal(loaded.fc1.weight.data, model.fc1.weight.data)

@@ -20,8 +20,10 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
 from sklearn.utils.validation import check_is_fitted, validate_data  # noqa: E402
 
+from .checkpoint import generator_from_state, generator_state  # noqa: E402
 from .nn import MLP  # noqa: E402
 from .optim import SGD, Adam, Optimizer  # noqa: E402
+from .serialize import shape_mismatch  # noqa: E402
 from .train import predict, train_epoch, training_step  # noqa: E402
 
 __all__ = ["MLPClassifier"]
@@ -270,8 +272,13 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ files
     def _checkpoint_payload(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Arrays and JSON metadata for ``tinygrad_nn.save``: the weights, the classes, the
+        optimizer's state and the random generator's state, so that training goes on after
+        ``load`` exactly as it would have without saving."""
         check_is_fitted(self)
         arrays = {f"model:{k}": v for k, v in self.model_.state_dict().items()}
+        opt_state = self._optimizer.state_dict()
+        arrays.update({f"optim:{k}": v for k, v in opt_state.items() if isinstance(v, np.ndarray)})
         classes = np.asarray(self.classes_)
         if classes.dtype == object:
             classes = classes.astype(str)
@@ -282,8 +289,9 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         }
         params["hidden_layer_sizes"] = self._sizes(1, 1)[1:-1]
         params["dtype"] = str(np.dtype(self.dtype))
+        shared = isinstance(self.random_state, np.random.Generator)
         if not isinstance(params["random_state"], (int, type(None))):
-            params["random_state"] = None
+            params["random_state"] = None  # a Generator: its state is saved under "rng"
         meta = {
             "kind": "estimator",
             "params": params,
@@ -292,17 +300,48 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             "loss_curve": [float(v) for v in self.loss_curve_],
             "validation_scores": self.validation_scores_,
             "best_validation_score": self.best_validation_score_,
+            "optimizer": {k: v for k, v in opt_state.items() if not isinstance(v, np.ndarray)},
+            "rng": generator_state(self._rng),
+            "random_state_is_generator": shared,
         }
         return arrays, meta
 
     @classmethod
     def _from_checkpoint(cls, arrays: dict, meta: dict) -> MLPClassifier:
-        """Rebuild a fitted estimator saved by ``tinygrad_nn.save`` (``load`` calls it)."""
-        est = cls(**meta["params"])
+        """Rebuild a fitted estimator saved by ``tinygrad_nn.save`` (``load`` calls it).
+
+        The layer sizes the metadata gives are checked against the saved arrays before the
+        network is built; the optimizer and random generator continue where they were."""
+        params = meta["params"]
+        if not isinstance(params, dict):
+            raise ValueError("its estimator settings are not a mapping")
+        unknown = sorted(set(params) - set(cls._get_param_names()))
+        if unknown:
+            raise ValueError(f"its estimator settings name unknown parameters {unknown[:5]}")
+        est = cls(**params)
         est._check_params()
-        est.n_features_in_ = meta["n_features_in"]
-        est._initialize(est.n_features_in_, arrays["classes_"])
-        est.model_.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model:")})
+        classes = arrays.get("classes_")
+        if classes is None or classes.ndim != 1 or len(classes) < 1:
+            raise ValueError("it holds no 1-D array of classes")
+        hidden = params.get("hidden_layer_sizes")
+        if not isinstance(hidden, list):
+            raise ValueError(f"hidden_layer_sizes should be a list, got {hidden!r:.40}")
+        n_features = meta["n_features_in"]
+        expected = MLP.state_shapes({"sizes": [n_features, *hidden, len(classes)]})
+        model_arrays = {k[6:]: v for k, v in arrays.items() if k.startswith("model:")}
+        reason = shape_mismatch(expected, model_arrays)
+        if reason:
+            raise ValueError(reason)
+        est.n_features_in_ = n_features
+        est._initialize(n_features, classes)
+        est.model_.load_state_dict(model_arrays)
+        if "optimizer" in meta:  # older files kept no optimizer or generator state
+            opt_state = dict(meta["optimizer"])
+            opt_state.update({k[6:]: v for k, v in arrays.items() if k.startswith("optim:")})
+            est._optimizer.load_state_dict(opt_state)
+            est._rng = generator_from_state(meta["rng"])
+            if meta.get("random_state_is_generator"):
+                est.random_state = est._rng
         est.n_iter_ = meta["n_iter"]
         est.loss_curve_ = list(meta["loss_curve"])
         est.validation_scores_ = meta["validation_scores"]

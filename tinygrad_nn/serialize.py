@@ -1,25 +1,19 @@
 """Saving and loading: one ``.npz`` of arrays with JSON metadata inside, never pickle.
 
-Every file is written to a temporary file in the same folder and then ``os.replace``d onto
-the target, so a crash midway leaves the previous file intact. The metadata is the entry
-``__meta__`` (a 0-d unicode array) holding ``{"format": "tinygrad_nn", "version": ..., ...}``.
+The raw files (atomic writes; reads that check every size before allocating) are
+:mod:`tinygrad_nn.archive`; this module turns modules and estimators into files and back.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import json
 import os
-import tempfile
-import zipfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .archive import FORMAT_VERSION, CheckpointError, read_file, write_file
 from .nn import Module
-from .version import __version__
 
 __all__ = [
     "CheckpointError",
@@ -28,92 +22,9 @@ __all__ = [
     "load_state",
     "read_file",
     "save",
+    "shape_mismatch",
     "write_file",
 ]
-
-FORMAT = "tinygrad_nn"
-FORMAT_VERSION = 2  # 2: "class" is an import path (tinygrad_nn.nn.MLP)
-META_KEY = "__meta__"
-
-
-class CheckpointError(ValueError):
-    """A file that is truncated, foreign, or does not fit what it is loaded into."""
-
-    def __init__(self, path: Any, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
-
-
-# ----------------------------------------------------------------------------- raw files
-
-
-def write_file(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict) -> None:
-    """Atomically write ``arrays`` and JSON-able ``meta`` to ``path`` (exactly that name)."""
-    path = Path(path)
-    if META_KEY in arrays:
-        raise ValueError(f"save: the array name {META_KEY!r} is reserved")
-    meta = {"format": FORMAT, "version": FORMAT_VERSION, "library": __version__, **meta}
-    entries = {k: np.asarray(v) for k, v in arrays.items()}
-    entries[META_KEY] = np.array(json.dumps(meta))
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **entries)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def read_file(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
-    """Read a file written by :func:`write_file`: ``(arrays, metadata)``.
-
-    Raises ``FileNotFoundError`` for a missing file and :class:`CheckpointError` for a
-    truncated, corrupt or foreign one.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise CheckpointError(path, "not a tinygrad_nn file (a single .npy array, not an .npz)")
-        with loaded as npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as err:
-        if isinstance(err, CheckpointError):
-            raise
-        raise CheckpointError(path, f"not a readable tinygrad_nn file ({err})") from None
-    if META_KEY not in arrays:
-        raise CheckpointError(path, "not a tinygrad_nn file (no metadata entry)")
-    try:
-        meta = json.loads(str(arrays.pop(META_KEY)))
-    except json.JSONDecodeError as err:
-        raise CheckpointError(path, f"metadata is not valid JSON ({err})") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(path, "not a tinygrad_nn file (wrong format tag)")
-    version = meta.get("version", 0)
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise CheckpointError(path, f"metadata has an invalid format version {version!r}")
-    if version > FORMAT_VERSION:
-        raise CheckpointError(
-            path,
-            f"written by a newer format (version {meta.get('version')}); "
-            f"this library reads up to {FORMAT_VERSION}",
-        )
-    return arrays, meta
 
 
 # ----------------------------------------------------------------------------- models
@@ -181,30 +92,74 @@ def _saved_class(path: Any, meta: dict) -> type:
     try:
         cls = getattr(importlib.import_module(module), attr)
     except ModuleNotFoundError as err:
-        if getattr(err, "name", "").startswith("tinygrad_nn"):
-            raise CheckpointError(path, f"names an unknown class {name!r}") from None
+        if (getattr(err, "name", None) or "").startswith("tinygrad_nn"):
+            raise CheckpointError(path, f"names an unknown class {name!r:.80}") from None
         raise
-    except AttributeError:
-        raise CheckpointError(path, f"names an unknown class {name!r}") from None
+    except (AttributeError, ValueError):
+        raise CheckpointError(path, f"names an unknown class {name!r:.80}") from None
     if not isinstance(cls, type) or not hasattr(cls, "_from_checkpoint"):
-        raise CheckpointError(path, f"names {name!r}, which cannot be loaded")
+        raise CheckpointError(path, f"names {name!r:.80}, which cannot be loaded")
+    if issubclass(cls, Module) != (meta.get("kind") == "module"):
+        raise CheckpointError(path, f"says it holds a {meta.get('kind')!r:.20} but names {name!r}")
     return cls
+
+
+def shape_mismatch(expected: dict[str, tuple[int, ...]], arrays: dict[str, np.ndarray]) -> str:
+    """Why ``arrays`` do not have exactly the ``expected`` names and shapes ("" if they do)."""
+    missing = sorted(set(expected) - set(arrays))
+    extra = sorted(set(arrays) - set(expected))
+    if missing or extra:
+        return (
+            "its metadata describes other arrays than the ones it holds "
+            f"(missing {missing[:5]}, unexpected {extra[:5]})"
+        )
+    for key, shape in expected.items():
+        if tuple(arrays[key].shape) != tuple(shape):
+            return (
+                f"its metadata gives {key!r} the shape {tuple(shape)}, "
+                f"but the array has shape {arrays[key].shape}"
+            )
+    return ""
+
+
+def _check_config(path: Any, cls: type, config: dict, arrays: dict[str, np.ndarray]) -> None:
+    """Compare the shapes a module's config implies with the file's arrays, before anything is
+    built, for classes that can tell them (``state_shapes``)."""
+    state_shapes = getattr(cls, "state_shapes", None)
+    if state_shapes is None:
+        return
+    try:
+        expected = state_shapes(config)
+    except KeyError as err:
+        raise CheckpointError(path, f"its {cls.__name__} config lacks the setting {err}") from None
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(path, f"its {cls.__name__} config is invalid: {err}") from None
+    reason = shape_mismatch(expected, arrays)
+    if reason:
+        raise CheckpointError(path, reason)
 
 
 def load(path: str | os.PathLike) -> Any:
     """Rebuild what :func:`save` wrote: a module of this package (``MLP``, ``Linear``, ...)
     or a fitted estimator. A file holding your own Module class raises
-    :class:`CheckpointError` pointing to :func:`load_state`."""
+    :class:`CheckpointError` pointing to :func:`load_state`.
+
+    The sizes in the metadata are checked against the arrays' shapes before anything is
+    built, so a file cannot make ``load`` allocate more than its own arrays take."""
     arrays, meta = read_file(path)
     kind = meta.get("kind")
     if kind not in ("module", "estimator"):
-        raise CheckpointError(path, f"holds a {kind!r}; load it with the function that wrote it")
+        raise CheckpointError(path, f"holds a {kind!r:.40}; load it with what wrote it")
     cls = _saved_class(path, meta)
-    if kind == "module" and not isinstance(meta.get("config"), dict):
-        raise CheckpointError(path, f"holds a custom module {cls.__name__!r}; {_CUSTOM}")
+    if kind == "module":
+        if not isinstance(meta.get("config"), dict):
+            raise CheckpointError(path, f"holds a custom module {cls.__name__!r}; {_CUSTOM}")
+        _check_config(path, cls, meta["config"], arrays)
     try:
         return cls._from_checkpoint(arrays, meta)
-    except (KeyError, TypeError, ValueError) as err:
+    except KeyError as err:
+        raise CheckpointError(path, f"its metadata lacks the entry {err}") from None
+    except (TypeError, ValueError) as err:
         if isinstance(err, CheckpointError):
             raise
-        raise CheckpointError(path, f"does not match its own metadata ({err})") from None
+        raise CheckpointError(path, f"does not match its own metadata: {err}") from None

@@ -12,16 +12,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ._optional import progress_bar
 from .autograd import no_grad
+from .checkpoint import resume, run_settings
+from .checkpoint import save_checkpoint as _save_checkpoint
 from .compile import compile
 from .data import minibatches
 from .nn import Module, l2_penalty
 from .optim import Optimizer
-from .serialize import CheckpointError, read_file, write_file
 from .tensor import Tensor, get_default_dtype, softmax_cross_entropy
 
 __all__ = [
@@ -198,18 +200,26 @@ def fit(
     description: str = "train",
     compiled: bool = False,
     backend: str = "numpy",
+    settings: dict[str, Any] | None = None,
 ) -> History:
     """Train ``model`` on (X, y) for ``epochs`` passes and return its :class:`History`.
 
     X: (N, features); y: (N,) integer classes. ``batch_size=None`` trains on the full batch.
     ``seed`` drives the minibatch order and ``augment(X_batch, rng)``. ``schedule(epoch)``
-    returns the learning rate for that epoch. With ``checkpoint`` the model, optimizer,
-    epoch, random state and history are saved every ``checkpoint_every`` epochs (atomically);
-    if that file exists when ``fit`` starts, training resumes from it and ends with exactly
-    the weights an uninterrupted run would have. ``compiled=True`` traces the training step
+    returns the learning rate for that epoch. ``compiled=True`` traces the training step
     and the validation forward pass once and replays them (:func:`tinygrad_nn.compile`):
     the same numbers, less Python overhead, for models whose forward does not branch on
     tensor values. ``backend`` is the compiled step's (``"numpy"`` or ``"numba"``).
+
+    With ``checkpoint`` the model, optimizer, epoch, random state, history and every
+    setting that changes the numbers (:func:`tinygrad_nn.checkpoint.run_settings`: model
+    config, optimizer settings, schedule, augmentation, batch size, lambda, seed,
+    fingerprints of the data, and the JSON ``settings`` you add) are saved every
+    ``checkpoint_every`` epochs (atomically). If that file exists when ``fit`` starts,
+    training resumes from it and ends with exactly the weights an uninterrupted run would
+    have; a checkpoint made with other settings raises ``CheckpointError`` naming them.
+    Only ``epochs`` may differ, and only without a ``schedule``: the run is then extended
+    (or ended early), which gives the same numbers as a run of that length from scratch.
     """
     X, y = np.asarray(X), np.asarray(y)
     _check_xy(X, y, "training")
@@ -221,9 +231,17 @@ def fit(
     rng = np.random.default_rng(seed)
     history = History()
     start = 0
-    settings = {"epochs": epochs, "batch_size": batch_size, "lam": lam, "seed": seed, "n": len(X)}
-    if checkpoint is not None and Path(checkpoint).exists():
-        start, history = _resume(checkpoint, model, optimizer, rng, settings)
+    run: dict[str, Any] = {}
+    if checkpoint is not None:
+        numbers = {"batch_size": batch_size, "lam": lam, "seed": seed}
+        if compiled and backend != "numpy":  # eager and compiled numpy give the same bits
+            numbers["backend"] = backend
+        run = run_settings(
+            model, optimizer, (X, y), valid, epochs, schedule, augment, settings or {}, **numbers
+        )
+        if Path(checkpoint).exists():
+            start, saved_history, rng = resume(checkpoint, model, optimizer, run)
+            history = History.from_dict(saved_history)
     if compiled and X.dtype.kind != "f":  # the traced step takes data as given: make it float
         X = X.astype(get_default_dtype())
     step = training_step(model, optimizer, lam, compiled=compiled, backend=backend)
@@ -247,43 +265,5 @@ def fit(
         history.seconds.append(time.perf_counter() - began)
         done = epoch + 1
         if checkpoint is not None and (done % checkpoint_every == 0 or done == epochs):
-            _save_checkpoint(checkpoint, model, optimizer, rng, history, done, settings)
+            _save_checkpoint(checkpoint, model, optimizer, rng, history, done, run)
     return history
-
-
-def _save_checkpoint(path, model, optimizer, rng, history, epoch, settings) -> None:
-    arrays = {f"model:{k}": v for k, v in model.state_dict().items()}
-    opt_state = optimizer.state_dict()
-    arrays.update({f"optim:{k}": v for k, v in opt_state.items() if isinstance(v, np.ndarray)})
-    meta = {
-        "kind": "checkpoint",
-        "epoch": epoch,
-        "settings": settings,
-        "optimizer": {k: v for k, v in opt_state.items() if not isinstance(v, np.ndarray)},
-        "rng": rng.bit_generator.state,
-        "history": history.to_dict(),
-    }
-    write_file(path, arrays, meta)
-
-
-def _resume(path, model, optimizer, rng, settings) -> tuple[int, History]:
-    arrays, meta = read_file(path)
-    if meta.get("kind") != "checkpoint":
-        raise CheckpointError(path, "is not a training checkpoint")
-    if meta.get("settings") != settings:
-        raise CheckpointError(
-            path,
-            f"was made with other settings {meta.get('settings')}, not {settings}; "
-            "delete it or pick another checkpoint path",
-        )
-    try:
-        model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model:")})
-        opt_state = dict(meta["optimizer"])
-        opt_state.update({k[6:]: v for k, v in arrays.items() if k.startswith("optim:")})
-        optimizer.load_state_dict(opt_state)
-        rng.bit_generator.state = meta["rng"]
-    except (KeyError, ValueError, TypeError) as err:
-        if isinstance(err, CheckpointError):
-            raise
-        raise CheckpointError(path, f"does not fit this model or optimizer ({err})") from None
-    return int(meta["epoch"]), History.from_dict(meta["history"])

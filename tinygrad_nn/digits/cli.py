@@ -17,8 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from .._optional import MissingExtraError
 from ..serialize import save
 from .experiment import PRESETS, Preset, run_digits
+from .folder import locked
 from .report import table_rows
 
 __all__ = ["main"]
@@ -209,7 +211,20 @@ def run_report_command(args: argparse.Namespace) -> int:
 
 
 def run_digits_command(args: argparse.Namespace) -> int:
-    """``tinygrad-nn digits``: run, print the table, write every artefact to ``--out``."""
+    """``tinygrad-nn digits``: run, print the table, write every artefact to ``--out``.
+
+    The whole command holds the folder's lock: a second run on the same ``--out`` exits 1."""
+    with locked(args.out):
+        return _digits(args)
+
+
+def _write_json(path: Path, value: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")  # removed by clean_temp_files if we are killed
+    tmp.write_text(json.dumps(value, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def _digits(args: argparse.Namespace) -> int:
     from .data import load_digits_splits
     from .plots import confusion_matrix_plot, lambda_curve_plot, loss_curves_plot
 
@@ -223,7 +238,7 @@ def run_digits_command(args: argparse.Namespace) -> int:
     summary["settings"]["command"] = {
         k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
     }
-    (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+    _write_json(out / "results.json", summary)
     lambda_curve_plot(summary, out / "lambda_curve.png")
     loss_curves_plot(
         {name: results[0].history for name, results in raw.items()}, out / "loss_curves.png"
@@ -280,7 +295,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ntinygrad-nn: interrupted; checkpoints kept, go on with --resume", file=sys.stderr)
         return 130
-    except (OSError, ValueError, RuntimeError) as err:
+    except (OSError, ValueError, RuntimeError, MissingExtraError) as err:
         print(f"tinygrad-nn: error: {err}", file=sys.stderr)
         return 1
 

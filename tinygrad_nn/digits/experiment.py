@@ -22,6 +22,7 @@ from ..nn import MLP
 from ..train import History, evaluate, predict
 from ..version import __version__
 from .data import load_digits_splits
+from .folder import clean_temp_files, locked
 from .search import TrainSpec, best_of, run_jobs, search_lambda
 
 __all__ = ["PRESETS", "TUTORIAL_REPORTED", "Preset", "run_digits"]
@@ -221,13 +222,29 @@ def run_digits(
     out: Path | None = None,
     resume: bool = False,
 ) -> tuple[dict[str, Any], dict[str, list[SeedResult]]]:
-    """Run each preset for every seed; return the ``results.json`` dict and the raw results."""
-    checkpoints = None
-    if out is not None:
-        checkpoints = Path(out) / "checkpoints"
+    """Run each preset for every seed; return the ``results.json`` dict and the raw results.
+
+    With ``out`` every training job checkpoints to ``out/checkpoints``, cleared first unless
+    ``resume``; the folder is locked meanwhile (:func:`~tinygrad_nn.digits.folder.locked`
+    raises ``FolderInUseError`` if another run holds it) and the temporary files of a killed
+    run are removed.
+    """
+    if out is None:
+        return _run_presets(presets, seeds, n_jobs, progress, None)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    with locked(out):
+        clean_temp_files(out)
+        checkpoints = out / "checkpoints"
         if checkpoints.exists() and not resume:
             shutil.rmtree(checkpoints)
         checkpoints.mkdir(parents=True, exist_ok=True)
+        return _run_presets(presets, seeds, n_jobs, progress, checkpoints)
+
+
+def _run_presets(
+    presets: list[Preset], seeds: list[int], n_jobs: int, progress: bool, checkpoints: Path | None
+) -> tuple[dict[str, Any], dict[str, list[SeedResult]]]:
     raw: dict[str, list[SeedResult]] = {}
     summary: dict[str, Any] = {
         "tutorial_reported": dict(TUTORIAL_REPORTED),

@@ -1,7 +1,10 @@
 """``report.html``: one self-contained page for a digits run (no network, no scripts).
 
-It holds the results table, the plots (PNG as data URLs), both graph SVGs inline, and the
-settings and versions. Every piece of text from the run is HTML-escaped.
+It holds the results table, the plots (PNG as data URLs), both graphs, and the settings and
+versions. Every piece of text from the run is HTML-escaped. The graph SVGs are never put
+into the page's markup: each is an ``<img>`` of a base64 data URL, which browsers render
+without running any script or loading anything it names, so a hostile SVG in the run folder
+can do nothing; they are scaled to the page's width, with a link to the full-size file.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ from __future__ import annotations
 import base64
 import html
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ _GRAPHS = [
     ("graph.svg", "One training step, every op"),
 ]
 
+MAX_EMBED_BYTES = 32 << 20  # a larger graph is only linked
+
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px;
        padding: 0 1rem; color: #1f2937; }
@@ -33,9 +37,8 @@ table { border-collapse: collapse; margin: 1rem 0; }
 th, td { border: 1px solid #d1d5db; padding: 0.35rem 0.7rem; text-align: left; }
 th { background: #f3f4f6; }
 figure { margin: 1.5rem 0; } figcaption { font-weight: 600; margin-bottom: 0.4rem; }
-img { max-width: 100%; height: auto; border: 1px solid #e5e7eb; }
-.graph { overflow-x: auto; border: 1px solid #e5e7eb; padding: 0.5rem; }
-.graph svg { height: auto; max-width: none; }
+img { max-width: 100%; height: auto; box-sizing: border-box; border: 1px solid #e5e7eb; }
+figcaption a { font-weight: normal; margin-left: 0.5rem; }
 pre { background: #f9fafb; border: 1px solid #e5e7eb; padding: 0.8rem; overflow-x: auto; }
 """
 
@@ -91,24 +94,19 @@ def _table(summary: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-def _inline_svg(path: Path) -> str:
-    """The SVG element of a file written by Graphviz, without its XML prolog and doctype."""
-    text = path.read_text(encoding="utf-8")
-    start = text.find("<svg")
-    if start < 0:
-        raise ValueError(f"{path}: not an SVG file")
-    # drop anything script-like defensively; Graphviz never writes it, but the file is input.
-    # Self-closing <script .../> first, or the lazy pair match would run on to a later
-    # </script> and swallow the drawing in between; then pairs; then stray tags and on*=
-    # handlers; repeated until nothing changes, so removals cannot splice a new tag together.
-    svg, previous = text[start:], ""
-    while svg != previous:
-        previous = svg
-        svg = re.sub(r"<script\b[^>]*/\s*>", "", svg, flags=re.I)
-        svg = re.sub(r"<script\b.*?</script\s*>", "", svg, flags=re.I | re.S)
-        svg = re.sub(r"</?script\b[^>]*>", "", svg, flags=re.I)
-        svg = re.sub(r"\son\w+\s*=\s*(\"[^\"]*\"|'[^']*')", "", svg)
-    return svg
+def _data_url(path: Path, media_type: str) -> str:
+    return f"data:{media_type};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def _graph_figure(path: Path, caption: str) -> str:
+    """A graph as an image scaled to the page, linked to its full-size file."""
+    link = f'<a href="{_e(path.name)}">open the full-size SVG</a>'
+    if path.stat().st_size > MAX_EMBED_BYTES:
+        return f"<figure><figcaption>{_e(caption)} {link}</figcaption>(too large to embed)</figure>"
+    return (
+        f"<figure><figcaption>{_e(caption)} {link}</figcaption>"
+        f'<img src="{_data_url(path, "image/svg+xml")}" alt="{_e(caption)}"></figure>'
+    )
 
 
 def write_report(run_dir: str | Path) -> Path:
@@ -141,19 +139,12 @@ def write_report(run_dir: str | Path) -> Path:
     for name, caption in _PLOTS:
         path = run_dir / name
         if path.exists():
-            data = base64.b64encode(path.read_bytes()).decode("ascii")
             parts.append(
                 f"<figure><figcaption>{_e(caption)}</figcaption>"
-                f'<img src="data:image/png;base64,{data}" alt="{_e(caption)}"></figure>'
+                f'<img src="{_data_url(path, "image/png")}" alt="{_e(caption)}"></figure>'
             )
     parts.append("<h2>Computation graph</h2>")
-    for name, caption in _GRAPHS:
-        path = run_dir / name
-        if path.exists():
-            parts.append(
-                f'<figure><figcaption>{_e(caption)}</figcaption><div class="graph">'
-                f"{_inline_svg(path)}</div></figure>"
-            )
+    parts += [_graph_figure(run_dir / n, c) for n, c in _GRAPHS if (run_dir / n).exists()]
     settings = json.dumps(summary.get("settings", {}), indent=2)
     versions = json.dumps(summary.get("versions", {}), indent=2)
     parts += [
@@ -164,7 +155,7 @@ def write_report(run_dir: str | Path) -> Path:
         "</body></html>",
     ]
     out = run_dir / "report.html"
-    tmp = out.with_suffix(".html.tmp")
+    tmp = run_dir / ".report.html.tmp"
     tmp.write_text("\n".join(parts) + "\n", encoding="utf-8")
     tmp.replace(out)
     return out

@@ -49,8 +49,24 @@ class Linear(Module):
             "dtype": str(self.weight.dtype),
         }
 
+    @classmethod
+    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The shapes ``state_dict()`` would have for ``config``, without building anything
+        (``load`` checks a file's arrays against them before allocating)."""
+        n_in, n_out = _size(config["n_in"]), _size(config["n_out"])
+        shapes = {"weight": (n_in, n_out)}
+        if config.get("bias", True):
+            shapes["bias"] = (n_out,)
+        return shapes
+
     def extra_repr(self) -> str:
         return f"{self.n_in}→{self.n_out}" + ("" if self.bias is not None else ", bias=False")
+
+
+def _size(n: Any) -> int:
+    if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"a layer size must be a positive integer, got {n!r:.40}")
+    return int(n)
 
 
 class Sequential(Module):
@@ -127,6 +143,19 @@ class MLP(Module):
             "output_activation": self.output_activation,
             "dtype": str(self.fc1.weight.dtype),
         }
+
+    @classmethod
+    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The shapes ``state_dict()`` would have for ``config``, without building anything
+        (``load`` checks a file's arrays against them before allocating)."""
+        sizes = config["sizes"]
+        if not isinstance(sizes, (list, tuple)) or len(sizes) < 2:
+            raise ValueError(f"sizes must be a list of at least 2 layer sizes, got {sizes!r:.40}")
+        sizes = [_size(n) for n in sizes]
+        shapes = {}
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:]), start=1):
+            shapes[f"fc{i}.weight"], shapes[f"fc{i}.bias"] = (n_in, n_out), (n_out,)
+        return shapes
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (N, sizes[0]) -> (N, sizes[-1])."""

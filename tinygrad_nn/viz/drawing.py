@@ -6,6 +6,7 @@ The legend is in the docstring of :mod:`tinygrad_nn.viz`.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,9 +58,26 @@ class GraphvizNotFoundError(RuntimeError):
     """The Graphviz ``dot`` program is missing, so no SVG could be rendered."""
 
 
+# characters Graphviz's XML parser rejects or that would not show: control characters,
+# surrogates and noncharacters (U+FDD0..U+FDEF and the last two of every plane)
+_INVISIBLE = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17))
+    + "]"
+)
+
+
+def _visible(match: re.Match) -> str:
+    code = ord(match.group())
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 def _escape(text: Any) -> str:
-    """Text for a Graphviz HTML-like label: markup characters become entities."""
-    s = str(text)
+    """Text for a Graphviz HTML-like label: markup characters become entities, and control
+    characters, surrogates and noncharacters are shown as Python escapes (``\\x1b``)."""
+    s = _INVISIBLE.sub(_visible, str(text))
     for char, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
         s = s.replace(char, entity)
     return s.replace("'", "&#39;")
