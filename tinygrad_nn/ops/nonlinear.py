@@ -1,4 +1,5 @@
-"""Activations and softmax.
+"""Activations and softmax: sigmoid, tanh, relu, leaky_relu, elu, gelu, silu, softplus,
+softmax, log_softmax.
 
 Each op: ``forward`` on numpy arrays saves what ``backward`` needs; ``backward`` gets
 d(loss)/d(output) and returns one gradient per positional input (the engine undoes
@@ -7,12 +8,26 @@ broadcasting).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import Function
 from .reduce import _normalize_axes
+from .special import erf
 
-__all__ = ["LogSoftmax", "Relu", "Sigmoid", "Softmax", "Tanh"]
+__all__ = [
+    "Elu",
+    "Gelu",
+    "LeakyRelu",
+    "LogSoftmax",
+    "Relu",
+    "Sigmoid",
+    "Silu",
+    "Softmax",
+    "Softplus",
+    "Tanh",
+]
 
 
 class Sigmoid(Function):
@@ -85,3 +100,97 @@ class LogSoftmax(Function):
 
     def backward(self, grad):
         return grad - np.exp(self.y) * np.sum(grad, axis=self.axis, keepdims=True)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 + 0.5 * np.tanh(0.5 * x)  # as Sigmoid: no overflow for any x
+
+
+def _number(op: str, label: str, value, positive: bool = False) -> None:
+    if not isinstance(value, (int, float, np.number)) or isinstance(value, bool):
+        raise ValueError(f"{op}: {label} must be a number, got {value!r}")
+    if positive and not value > 0:
+        raise ValueError(f"{op}: {label} must be positive, got {value!r}")
+
+
+class LeakyRelu(Function):
+    """x for x > 0, ``negative_slope`` x otherwise; d/dx = 1 or ``negative_slope``."""
+
+    def forward(self, x, negative_slope=0.01):
+        _number(self.name, "negative_slope", negative_slope)
+        self.slope = np.where(x > 0, 1, negative_slope).astype(x.dtype, copy=False)
+        return x * self.slope
+
+    def backward(self, grad):
+        return grad * self.slope
+
+
+class Elu(Function):
+    """x for x > 0, alpha (e^x - 1) otherwise; d/dx = 1 or alpha e^x (= y + alpha)."""
+
+    def forward(self, x, alpha=1.0):
+        _number(self.name, "alpha", alpha)
+        self.positive = x > 0
+        self.y = np.where(self.positive, x, alpha * np.expm1(np.minimum(x, 0)))
+        self.alpha = alpha
+        return self.y
+
+    def backward(self, grad):
+        return grad * np.where(self.positive, 1, self.y + self.alpha)
+
+
+# Python floats, so float32 inputs stay float32
+_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
+_SQRT_HALF = math.sqrt(0.5)
+_INV_SQRT_2PI = 1 / math.sqrt(2 * math.pi)
+_GELU_CUBIC = 0.044715
+
+
+class Gelu(Function):
+    """x Phi(x) with Phi the standard normal CDF, Phi(x) = (1 + erf(x / sqrt 2)) / 2; d/dx =
+    Phi(x) + x phi(x). ``approximate="tanh"``: Phi(x) ~ (1 + tanh(sqrt(2/pi) (x + 0.044715
+    x^3))) / 2, differentiated as written (Hendrycks and Gimpel; PyTorch's two forms)."""
+
+    def forward(self, x, approximate="none"):
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.x, self.approximate = x, approximate
+        if approximate == "tanh":
+            self.t = np.tanh(_SQRT_2_OVER_PI * (x + _GELU_CUBIC * x**3))
+            return 0.5 * x * (1 + self.t)
+        self.cdf = 0.5 * (1 + erf(x * _SQRT_HALF))
+        return x * self.cdf
+
+    def backward(self, grad):
+        x = self.x
+        if self.approximate == "tanh":
+            t = self.t
+            slope = _SQRT_2_OVER_PI * (1 + 3 * _GELU_CUBIC * x * x)
+            return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * slope)
+        pdf = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+        return grad * (self.cdf + x * pdf)
+
+
+class Silu(Function):
+    """x sigmoid(x) (swish); d/dx = s (1 + x (1 - s)) with s = sigmoid(x)."""
+
+    def forward(self, x):
+        self.x, self.s = x, _sigmoid(x)
+        return x * self.s
+
+    def backward(self, grad):
+        s = self.s
+        return grad * (s * (1 + self.x * (1 - s)))
+
+
+class Softplus(Function):
+    """log(1 + e^(beta x)) / beta, as logaddexp(0, beta x) / beta: no overflow for any x;
+    d/dx = sigmoid(beta x)."""
+
+    def forward(self, x, beta=1.0):
+        _number(self.name, "beta", beta, positive=True)
+        self.x, self.beta = x, beta
+        return np.logaddexp(0, beta * x) / beta
+
+    def backward(self, grad):
+        return grad * _sigmoid(self.beta * self.x)

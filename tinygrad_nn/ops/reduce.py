@@ -1,4 +1,5 @@
-"""Reductions: sum, mean, max (and the axis helpers other ops share).
+"""Reductions: sum, mean, max, min, prod, var, std, logsumexp (and the axis helpers other
+ops share).
 
 Each op: ``forward`` on numpy arrays saves what ``backward`` needs; ``backward`` gets
 d(loss)/d(output) and returns one gradient per positional input (the engine undoes
@@ -11,7 +12,7 @@ import numpy as np
 
 from ..autograd import Function
 
-__all__ = ["Max", "Mean", "Sum"]
+__all__ = ["LogSumExp", "Max", "Mean", "Min", "Prod", "Std", "Sum", "Var"]
 
 
 def _normalize_axes(axis, ndim: int) -> tuple[int, ...]:
@@ -74,3 +75,113 @@ class Max(Function):
         mask = (self.x == self.m).astype(grad.dtype)
         mask /= mask.sum(axis=self.axes, keepdims=True)
         return _expand_reduced(grad, self.axes, self.keepdims) * mask
+
+
+class Min(Function):
+    """Values of the minimum; at ties the gradient is split evenly among the minima."""
+
+    def forward(self, x, axis=None, keepdims=False):
+        if x.size == 0:
+            raise ValueError(f"min: cannot reduce an empty tensor of shape {x.shape}")
+        self.axes = _normalize_axes(axis, x.ndim)
+        self.keepdims = keepdims
+        self.x = x
+        self.m = np.min(x, axis=self.axes, keepdims=True)
+        return self.m if keepdims else np.squeeze(self.m, axis=self.axes)
+
+    def backward(self, grad):
+        mask = (self.x == self.m).astype(grad.dtype)
+        mask /= mask.sum(axis=self.axes, keepdims=True)
+        return _expand_reduced(grad, self.axes, self.keepdims) * mask
+
+
+def _exclusive_products(x: np.ndarray) -> np.ndarray:
+    """For each element along the last axis, the product of all the others there.
+
+    Prefix times suffix products, so zeros need no division (d prod / dx_i with x_i = 0
+    is the product of the rest, not 0 / 0).
+    """
+    ones = np.ones(x.shape[:-1] + (1,), dtype=x.dtype)
+    before = np.cumprod(np.concatenate([ones, x[..., :-1]], axis=-1), axis=-1)
+    after = np.cumprod(np.concatenate([ones, x[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    return before * after
+
+
+class Prod(Function):
+    """Product over the axes; d/dx_i = the product of the other elements (exact at zeros)."""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.axes = _normalize_axes(axis, x.ndim)
+        self.keepdims = keepdims
+        self.x = x
+        return np.asarray(np.prod(x, axis=self.axes, keepdims=keepdims))
+
+    def backward(self, grad):
+        x, axes = self.x, self.axes
+        n = len(axes)
+        last = tuple(range(x.ndim - n, x.ndim))
+        moved = np.moveaxis(x, axes, last)  # the reduced axes last, flattened into one
+        if moved.size == 0:
+            return np.zeros(x.shape, dtype=grad.dtype)
+        flat = moved.reshape(moved.shape[: x.ndim - n] + (-1,))
+        others = np.moveaxis(_exclusive_products(flat).reshape(moved.shape), last, axes)
+        return _expand_reduced(grad, axes, self.keepdims) * others
+
+
+def _count(shape: tuple, axes: tuple[int, ...]) -> int:
+    return int(np.prod([shape[a] for a in axes], dtype=np.int64))
+
+
+class Var(Function):
+    """Variance over the axes: sum((x - mean)^2) / (n - ddof), numpy's ``var`` (n - ddof
+    below 1 gives inf or NaN, with numpy's warning); d/dx = 2 (x - mean) / (n - ddof)."""
+
+    def forward(self, x, axis=None, ddof=0, keepdims=False):
+        self.axes = _normalize_axes(axis, x.ndim)
+        self.keepdims = keepdims
+        self.centered = x - x.mean(axis=self.axes, keepdims=True)
+        self.dof = max(_count(x.shape, self.axes) - ddof, 0)
+        return np.asarray(np.var(x, axis=self.axes, ddof=ddof, keepdims=keepdims))
+
+    def backward(self, grad):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = grad.dtype.type(2.0) / grad.dtype.type(self.dof)
+        return _expand_reduced(grad, self.axes, self.keepdims) * scale * self.centered
+
+
+class Std(Function):
+    """Standard deviation over the axes, sqrt of :class:`Var`'s value;
+    d/dx = (x - mean) / ((n - ddof) std) (NaN where std = 0, as sqrt's slope is infinite)."""
+
+    def forward(self, x, axis=None, ddof=0, keepdims=False):
+        self.axes = _normalize_axes(axis, x.ndim)
+        self.keepdims = keepdims
+        self.centered = x - x.mean(axis=self.axes, keepdims=True)
+        self.dof = max(_count(x.shape, self.axes) - ddof, 0)
+        self.y = np.asarray(np.std(x, axis=self.axes, ddof=ddof, keepdims=True))
+        return self.y if keepdims else np.squeeze(self.y, axis=self.axes)
+
+    def backward(self, grad):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = self.centered / (self.dof * self.y)
+        return _expand_reduced(grad, self.axes, self.keepdims) * scale
+
+
+class LogSumExp(Function):
+    """log(sum(exp(x))) over the axes, with the max taken out first so nothing overflows;
+    -inf over no elements or all -inf. d/dx = exp(x - y), the softmax."""
+
+    def forward(self, x, axis=None, keepdims=False):
+        self.axes = _normalize_axes(axis, x.ndim)
+        self.keepdims = keepdims
+        if x.dtype.kind != "f":
+            x = x.astype(np.float64)
+        self.x = x
+        m = np.max(x, axis=self.axes, keepdims=True, initial=-np.inf)
+        m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
+        with np.errstate(divide="ignore"):
+            self.y = np.log(np.sum(np.exp(x - m), axis=self.axes, keepdims=True)) + m
+        return self.y if keepdims else np.squeeze(self.y, axis=self.axes)
+
+    def backward(self, grad):
+        return _expand_reduced(grad, self.axes, self.keepdims) * np.exp(self.x - self.y)
