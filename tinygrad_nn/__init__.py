@@ -8,7 +8,7 @@ The core needs numpy alone. ``viz`` (graphviz), ``MLPClassifier`` (scikit-learn)
 
 from typing import Any
 
-from . import data, nn, optim, serialize, train
+from . import data, functional, nn, optim, serialize, train
 from .anomaly import AnomalyError, detect_anomaly
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .compile import compile
@@ -35,6 +35,7 @@ __all__ = [
     "detect_anomaly",
     "digits",
     "enable_grad",
+    "functional",
     "get_default_dtype",
     "gradcheck",
     "is_grad_enabled",
