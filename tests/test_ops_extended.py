@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinygrad_nn as tg
-from tinygrad_nn import Tensor, gradcheck, viz
+from tinygrad_nn import Tensor, gradcheck, losses, viz
 from tinygrad_nn import functional as F
 from tinygrad_nn.ops.special import erf
 
@@ -1161,6 +1161,7 @@ NAMES = [
     (lambda x: x.gelu(), "gelu"),
     (lambda x: x.silu(), "silu"),
     (lambda x: x.softplus(), "softplus"),
+    (lambda x: losses.cross_entropy(x, [0, 2]), "cross_entropy"),
 ]
 
 
@@ -1169,6 +1170,24 @@ def test_each_op_is_drawn_by_its_name(fn, name):
     out = fn(Tensor(X.copy(), requires_grad=True))
     assert out.op.name == name
     assert f"[label={name} " in viz.draw(out.sum()).source
+
+
+@pytest.mark.parametrize(
+    ("fn", "name"),
+    [
+        (lambda x: losses.mse_loss(x, np.zeros((2, 3))), "mse_loss"),
+        (lambda x: losses.l1_loss(x, np.zeros((2, 3))), "l1_loss"),
+        (lambda x: losses.huber_loss(x, np.zeros((2, 3))), "huber_loss"),
+        (
+            lambda x: losses.binary_cross_entropy_with_logits(x, np.ones((2, 3))),
+            "binary_cross_entropy_with_logits",
+        ),
+    ],
+)
+def test_composite_losses_are_drawn_as_a_box_named_after_them(fn, name):
+    out = fn(Tensor(X.copy(), requires_grad=True))
+    assert [entry.name for entry in out.op.scope] == [name]
+    assert f"Composite({name})" in viz.draw(out).source
 
 
 # ----------------------------------------------------------------------------- broadcasting

@@ -8,7 +8,7 @@ The core needs numpy alone. ``viz`` (graphviz), ``MLPClassifier`` (scikit-learn)
 
 from typing import Any
 
-from . import data, functional, nn, optim, serialize, train
+from . import data, functional, losses, nn, optim, serialize, train
 from .anomaly import AnomalyError, detect_anomaly
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .compile import compile
@@ -41,6 +41,7 @@ __all__ = [
     "is_grad_enabled",
     "load",
     "load_state",
+    "losses",
     "nn",
     "no_grad",
     "optim",

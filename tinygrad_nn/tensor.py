@@ -171,6 +171,10 @@ class Composite:
     def scope_name(self) -> str:
         return self.name
 
+    def extra_repr(self) -> str:
+        """The name, so a drawing labels the composite's cluster ``Composite(name)``."""
+        return self.name
+
     def __repr__(self) -> str:
         return f"Composite({self.name!r})"
 
