@@ -1285,3 +1285,58 @@ def test_constructors_follow_set_default_dtype():
     tg.set_default_dtype(np.float64)
     assert Tensor.zeros(2).dtype == Tensor.randn(2).dtype == Tensor.arange(3).dtype == np.float64
     assert Tensor.eye(2).dtype == Tensor.full(1, 3).dtype == np.float64
+
+
+# ----------------------------------------------------------------------------- nn modules
+
+
+@pytest.mark.parametrize(
+    ("module", "method"),
+    [
+        (tg.nn.LeakyReLU(), lambda x: x.leaky_relu()),
+        (tg.nn.LeakyReLU(0.2), lambda x: x.leaky_relu(0.2)),
+        (tg.nn.ELU(alpha=0.5), lambda x: x.elu(0.5)),
+        (tg.nn.GELU(), lambda x: x.gelu()),
+        (tg.nn.GELU(approximate="tanh"), lambda x: x.gelu(approximate="tanh")),
+        (tg.nn.SiLU(), lambda x: x.silu()),
+        (tg.nn.Softplus(beta=2.0), lambda x: x.softplus(2.0)),
+    ],
+    ids=lambda v: repr(v) if isinstance(v, tg.nn.Module) else "",
+)
+def test_activation_modules_apply_their_op_and_rebuild_from_config(module, method, tmp_path):
+    x = Tensor(np.linspace(-3, 3, 12).reshape(3, 4), requires_grad=True)
+    np.testing.assert_array_equal(module(x).data, method(x).data)
+    assert module.parameters() == []
+    out = module(x)
+    assert out.op.scope == (module,)  # drawn inside the module's cluster
+    twin = type(module).from_config(module.config())
+    np.testing.assert_array_equal(twin(x).data, out.data)
+    tg.save(module, tmp_path / "act.npz")
+    again = tg.load(tmp_path / "act.npz")
+    assert type(again) is type(module) and repr(again) == repr(module)
+
+
+def test_activation_modules_in_a_sequential_network_train():
+    rng = np.random.default_rng(0)
+    net = tg.nn.Sequential(
+        tg.nn.Linear(4, 8, rng=rng), tg.nn.GELU(), tg.nn.Linear(8, 8, rng=rng), tg.nn.SiLU(),
+        tg.nn.Linear(8, 3, rng=rng), tg.nn.LeakyReLU(0.1),
+    )  # fmt: skip
+    x = Tensor(rng.normal(size=(16, 4)).astype(np.float32))
+    y = rng.integers(0, 3, size=16)
+    opt = tg.optim.Adam(net.parameters(), lr=0.02)
+    first = None
+    for _ in range(60):
+        loss = losses.cross_entropy(net(x), y, label_smoothing=0.05)
+        first = loss.item() if first is None else first
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert loss.item() < 0.5 * first
+
+
+def test_activation_module_arguments_are_checked():
+    with pytest.raises(ValueError, match=r"^GELU: approximate must be 'none' or 'tanh', got 'x'"):
+        tg.nn.GELU("x")
+    with pytest.raises(ValueError, match=r"^Softplus: beta must be a positive number, got -1"):
+        tg.nn.Softplus(beta=-1)
