@@ -399,3 +399,11 @@ def test_reduction_none_keeps_the_shape_and_mean_of_nothing_is_nan():
     with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning):
         assert np.isnan(mse_loss(Tensor(np.zeros((0, 2))), np.zeros((0, 2))).item())
     assert l1_loss(Tensor(np.zeros((0, 2))), np.zeros((0, 2)), reduction="sum").item() == 0.0
+
+
+def test_cross_entropy_of_no_rows():
+    none = Tensor(np.zeros((0, 3)))
+    assert cross_entropy(none, [], reduction="sum").item() == 0.0
+    assert cross_entropy(none, np.zeros((0, 3)), reduction="none").shape == (0,)
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(cross_entropy(none, np.zeros(0, np.int64)).item())  # 0 / 0, as torch

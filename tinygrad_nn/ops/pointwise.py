@@ -59,6 +59,8 @@ class Expm1(Function):
 
 
 class Sin(Function):
+    """sin(x); d/dx = cos(x)."""
+
     def forward(self, x):
         self.x = x
         return np.sin(x)
@@ -68,6 +70,8 @@ class Sin(Function):
 
 
 class Cos(Function):
+    """cos(x); d/dx = -sin(x)."""
+
     def forward(self, x):
         self.x = x
         return np.cos(x)

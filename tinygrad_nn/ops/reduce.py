@@ -171,6 +171,8 @@ class LogSumExp(Function):
     """log(sum(exp(x))) over the axes, with the max taken out first so nothing overflows;
     -inf over no elements or all -inf. d/dx = exp(x - y), the softmax."""
 
+    name = "logsumexp"
+
     def forward(self, x, axis=None, keepdims=False):
         self.axes = _normalize_axes(axis, x.ndim)
         self.keepdims = keepdims
