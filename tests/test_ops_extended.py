@@ -1070,6 +1070,12 @@ ERRORS = [
     ),
     ("split-0d", lambda: Tensor(1.0).split(1), ValueError, r"^split: cannot split a 0-d tensor"),
     (
+        "split-sections-type",
+        lambda: A23.split(True),
+        ValueError,
+        r"^split: sections must be a piece length or a list of lengths, got True",
+    ),
+    (
         "split-axis",
         lambda: A23.split(1, axis=2),
         ValueError,

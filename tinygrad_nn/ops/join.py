@@ -73,7 +73,12 @@ def split_bounds(shape: tuple, sections, axis: int) -> list[tuple[int, int]]:
             raise ValueError(f"split: piece length must be at least 1, got {sections}")
         sizes = [min(sections, length - s) for s in range(0, length, int(sections))]
     else:
-        sizes = [int(n) for n in sections]
+        try:
+            sizes = [int(n) for n in sections]
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"split: sections must be a piece length or a list of lengths, got {sections!r}"
+            ) from None
         if any(n < 0 for n in sizes) or sum(sizes) != length:
             raise ValueError(
                 f"split: sizes {sizes} do not add up to {length}, the length of axis {axis} "
