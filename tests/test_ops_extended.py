@@ -825,6 +825,8 @@ def test_erf_matches_math_erf_everywhere():
     expected = np.array([math.erf(v) for v in x])
     np.testing.assert_allclose(erf(x), expected, rtol=5e-15, atol=0)
     assert erf(np.float32(0.5)).dtype == np.float32
+    for v in (0.3, -3.0, 7.0):  # 0-d arrays on each of the three paths
+        assert erf(np.array(v)).item() == pytest.approx(math.erf(v), rel=5e-15)
     assert np.isnan(erf(np.array([np.nan]))).all()
     np.testing.assert_array_equal(erf(np.array([np.inf, -np.inf])), [1.0, -1.0])
 

@@ -49,7 +49,6 @@ def erf(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     t = np.array(x, dtype=np.float64)
     size = np.abs(t)
-    out = np.sign(t)  # |x| >= 6 and 0 are already right
     inner = size <= _INNER
     every = inner.all()
     xi = t if every else t[inner]
@@ -61,6 +60,7 @@ def erf(x: np.ndarray) -> np.ndarray:
     if every:
         out = p
     else:
+        out = np.array(np.sign(t))  # right for |x| >= 6 (and NaN)
         out[inner] = p
         mid = ~inner & (size < _OUTER)
         xm = size[mid]
