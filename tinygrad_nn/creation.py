@@ -18,7 +18,7 @@ from .tensor_ops import _shape_args
 if TYPE_CHECKING:
     from .tensor import Tensor
 
-__all__ = ["TensorCreation"]
+__all__ = ["TensorCreation", "make_rng"]
 
 
 def _shape(name: str, args: tuple) -> tuple[int, ...]:
@@ -31,24 +31,23 @@ def _shape(name: str, args: tuple) -> tuple[int, ...]:
     return tuple(int(n) for n in shape)
 
 
-def _dtype(name: str, dtype: Any, like: Any = None, floating: bool = False) -> np.dtype:
+def make_rng(rng: Any) -> np.random.Generator:
+    """A ``np.random.Generator`` from a Generator, an int seed or None."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return np.random.default_rng(rng)
+    raise TypeError(f"rng must be a numpy Generator, an int seed or None, got {type(rng).__name__}")
+
+
+def _dtype(cls: Any, name: str, dtype: Any, like: Any = None, floating: bool = False) -> np.dtype:
     if dtype is None and like is not None:
         dt = np.asarray(like).dtype
-    elif dtype is None:
-        from .tensor import get_default_dtype  # (tensor.py imports this module)
-
-        dt = get_default_dtype()
     else:
-        dt = np.dtype(dtype)
+        dt = cls._default_float_dtype() if dtype is None else np.dtype(dtype)
     if floating and dt.kind != "f":
         raise TypeError(f"{name}: dtype must be a float dtype, got {dt}")
     return dt
-
-
-def _generator(rng: Any) -> np.random.Generator:
-    from .nn.module import make_rng  # (nn imports tensor.py, which imports this module)
-
-    return make_rng(rng)
 
 
 def _number(name: str, value: Any) -> Any:
@@ -62,16 +61,22 @@ class TensorCreation:
 
     __slots__ = ()
 
+    @staticmethod
+    def _default_float_dtype() -> np.dtype:
+        """The dtype when none is given; ``Tensor`` answers with ``get_default_dtype()``
+        (this module cannot import ``tensor.py``, which imports it)."""
+        raise NotImplementedError
+
     @classmethod
     def zeros(cls, *shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         """Zeros of ``shape``: ``Tensor.zeros(2, 3)`` or ``Tensor.zeros((2, 3))``."""
-        dt = _dtype("zeros", dtype)
+        dt = _dtype(cls, "zeros", dtype)
         return cls(np.zeros(_shape("zeros", shape), dt), requires_grad=requires_grad, dtype=dt)
 
     @classmethod
     def ones(cls, *shape: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
         """Ones of ``shape``: ``Tensor.ones(2, 3)`` or ``Tensor.ones((2, 3))``."""
-        dt = _dtype("ones", dtype)
+        dt = _dtype(cls, "ones", dtype)
         return cls(np.ones(_shape("ones", shape), dt), requires_grad=requires_grad, dtype=dt)
 
     @classmethod
@@ -79,7 +84,7 @@ class TensorCreation:
         cls, shape: Any, fill_value: Any, dtype: Any = None, requires_grad: bool = False
     ) -> Tensor:
         """``fill_value`` everywhere in ``shape`` (an int or a tuple)."""
-        dt = _dtype("full", dtype)
+        dt = _dtype(cls, "full", dtype)
         data = np.full(_shape("full", (shape,)), _number("full", fill_value), dt)
         return cls(data, requires_grad=requires_grad, dtype=dt)
 
@@ -88,8 +93,8 @@ class TensorCreation:
         cls, *shape: Any, dtype: Any = None, requires_grad: bool = False, rng: Any = None
     ) -> Tensor:
         """Standard normal samples of ``shape`` (drawn in float64, then cast)."""
-        dt = _dtype("randn", dtype, floating=True)
-        data = _generator(rng).standard_normal(_shape("randn", shape)).astype(dt)
+        dt = _dtype(cls, "randn", dtype, floating=True)
+        data = make_rng(rng).standard_normal(_shape("randn", shape)).astype(dt)
         return cls(data, requires_grad=requires_grad, dtype=dt)
 
     @classmethod
@@ -97,8 +102,8 @@ class TensorCreation:
         cls, *shape: Any, dtype: Any = None, requires_grad: bool = False, rng: Any = None
     ) -> Tensor:
         """Uniform samples in [0, 1) of ``shape`` (drawn in float64, then cast)."""
-        dt = _dtype("rand", dtype, floating=True)
-        data = _generator(rng).random(_shape("rand", shape)).astype(dt)
+        dt = _dtype(cls, "rand", dtype, floating=True)
+        data = make_rng(rng).random(_shape("rand", shape)).astype(dt)
         return cls(data, requires_grad=requires_grad, dtype=dt)
 
     @classmethod
@@ -117,7 +122,7 @@ class TensorCreation:
                 raise TypeError(f"arange: {label} must be a number, got {v!r}")
         if step == 0:
             raise ValueError("arange: step must not be 0")
-        dt = _dtype("arange", dtype)
+        dt = _dtype(cls, "arange", dtype)
         data = np.arange(0, start, step) if stop is None else np.arange(start, stop, step)
         return cls(data.astype(dt), requires_grad=requires_grad, dtype=dt)
 
@@ -127,7 +132,7 @@ class TensorCreation:
     ) -> Tensor:
         """The (n, m) identity matrix (m = n when None): ones on the diagonal."""
         rows, cols = _shape("eye", (n, n if m is None else m))
-        dt = _dtype("eye", dtype)
+        dt = _dtype(cls, "eye", dtype)
         return cls(np.eye(rows, cols, dtype=dt), requires_grad=requires_grad, dtype=dt)
 
     @classmethod
@@ -146,7 +151,7 @@ class TensorCreation:
     ) -> Tensor:
         """``fill_value`` everywhere in ``other``'s shape, in its dtype unless ``dtype``."""
         like = getattr(other, "_data", other)
-        dt = _dtype("full_like", dtype, like)
+        dt = _dtype(cls, "full_like", dtype, like)
         data = np.full(np.shape(like), _number("full_like", fill_value), dt)
         return cls(data, requires_grad=requires_grad, dtype=dt)
 
@@ -156,8 +161,8 @@ class TensorCreation:
     ) -> Tensor:
         """Standard normal samples of ``other``'s shape, in its dtype unless ``dtype``."""
         like = getattr(other, "_data", other)
-        dt = _dtype("randn_like", dtype, like, floating=True)
-        data = _generator(rng).standard_normal(np.shape(like)).astype(dt)
+        dt = _dtype(cls, "randn_like", dtype, like, floating=True)
+        data = make_rng(rng).standard_normal(np.shape(like)).astype(dt)
         return cls(data, requires_grad=requires_grad, dtype=dt)
 
     @classmethod
@@ -166,6 +171,6 @@ class TensorCreation:
     ) -> Tensor:
         """Uniform [0, 1) samples of ``other``'s shape, in its dtype unless ``dtype``."""
         like = getattr(other, "_data", other)
-        dt = _dtype("rand_like", dtype, like, floating=True)
-        data = _generator(rng).random(np.shape(like)).astype(dt)
+        dt = _dtype(cls, "rand_like", dtype, like, floating=True)
+        data = make_rng(rng).random(np.shape(like)).astype(dt)
         return cls(data, requires_grad=requires_grad, dtype=dt)

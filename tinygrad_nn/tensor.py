@@ -302,6 +302,11 @@ class Tensor(TensorOps, TensorCreation):
         self._holds = 0
         self._locked: np.ndarray | None = None
 
+    @staticmethod
+    def _default_float_dtype() -> np.dtype:
+        """The dtype of constructors called without one (``Tensor.zeros(3)``)."""
+        return _default_dtype
+
     @classmethod
     def _from_op(cls, data: np.ndarray, op: Function | None) -> Tensor:
         t = cls.__new__(cls)
@@ -659,6 +664,8 @@ class Tensor(TensorOps, TensorCreation):
         return self.pow(exponent)
 
     def __rpow__(self, base: Any) -> Tensor:
+        if isinstance(base, Number) and not isinstance(base, (bool, np.generic)):
+            return ops.NumberPow.apply(self, base=base)  # a Python number: x's dtype
         return ops.Power.apply(base, self) if _is_operand(base) else NotImplemented
 
 

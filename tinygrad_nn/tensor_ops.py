@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import ops
+from .ops.join import split_bounds
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -162,7 +163,7 @@ class TensorOps:
     def split(self, sections: Any, axis: int = 0) -> list[Tensor]:
         """Pieces along ``axis``: ``sections`` is a piece length (the last may be shorter) or
         a list of lengths adding up to the axis' length (PyTorch's ``split``)."""
-        bounds = ops.split_bounds(self.shape, sections, axis)
+        bounds = split_bounds(self.shape, sections, axis)
         return [ops.Split.apply(self, axis=axis, start=a, stop=b) for a, b in bounds]
 
     # ------------------------------------------------------------------ activations

@@ -7,7 +7,7 @@ The engine (``autograd.py``) undoes broadcasting, so gradients may have the broa
 """
 
 from .elementwise import Add, Div, Exp, Log, Mul, Neg, Pow, Sub
-from .join import Concatenate, Pad, Split, Stack, split_bounds
+from .join import Concatenate, Pad, Split, Stack
 from .loss import CrossEntropy, L2Penalty, SoftmaxCrossEntropy
 from .matmul import Linear, MatMul
 from .nograd import (
@@ -18,7 +18,6 @@ from .nograd import (
     GreaterEqual,
     Less,
     LessEqual,
-    NonDifferentiable,
     NotEqual,
     Sign,
 )
@@ -34,7 +33,7 @@ from .nonlinear import (
     Softplus,
     Tanh,
 )
-from .pointwise import Abs, Cos, Expm1, Log1p, Power, Sin, Sqrt
+from .pointwise import Abs, Cos, Expm1, Log1p, NumberPow, Power, Sin, Sqrt
 from .reduce import LogSumExp, Max, Mean, Min, Prod, Std, Sum, Var
 from .select import Clip, Maximum, Minimum, Where
 from .shape import Expand, Flatten, Flip, GetItem, Permute, Reshape, Squeeze, Transpose, Unsqueeze
@@ -77,7 +76,7 @@ __all__ = [
     "Minimum",
     "Mul",
     "Neg",
-    "NonDifferentiable",
+    "NumberPow",
     "NotEqual",
     "Pad",
     "Permute",
@@ -105,5 +104,4 @@ __all__ = [
     "Unsqueeze",
     "Var",
     "Where",
-    "split_bounds",
 ]

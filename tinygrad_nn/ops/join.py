@@ -22,7 +22,10 @@ def _shapes(arrays: tuple) -> str:
 
 
 class Concatenate(Function):
-    """The inputs joined along an existing ``axis``; all other axes must match."""
+    """The inputs joined along an existing ``axis``; all other axes must match.
+
+    Rule: d(input i) = the slice of dy where input i went.
+    """
 
     def forward(self, *arrays, axis=0):
         if not arrays:
@@ -46,7 +49,10 @@ class Concatenate(Function):
 
 
 class Stack(Function):
-    """The inputs (all of one shape) stacked along a new ``axis`` of the result."""
+    """The inputs (all of one shape) stacked along a new ``axis`` of the result.
+
+    Rule: d(input i) = dy at index i of the new axis.
+    """
 
     def forward(self, *arrays, axis=0):
         if not arrays:
@@ -89,7 +95,10 @@ def split_bounds(shape: tuple, sections, axis: int) -> list[tuple[int, int]]:
 
 
 class Split(Function):
-    """One piece of a split: x[start:stop] along ``axis``; d/dx puts grad back in place."""
+    """One piece of a split: x[start:stop] along ``axis``.
+
+    Rule: dx = dy in the piece's place, 0 elsewhere.
+    """
 
     def forward(self, x, axis, start, stop):
         self.shape, self.axis = x.shape, _normalize_axes(axis, x.ndim)[0]
@@ -104,7 +113,10 @@ class Split(Function):
 
 class Pad(Function):
     """x with ``value`` added around it; ``pad_width`` as numpy's: an int, (before, after)
-    for every axis, or one (before, after) per axis. d/dx is grad's middle part."""
+    for every axis, or one (before, after) per axis.
+
+    Rule: dx = the middle part of dy (where x went).
+    """
 
     def forward(self, x, pad_width, value=0.0):
         widths = np.asarray(pad_width)

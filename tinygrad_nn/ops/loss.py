@@ -93,7 +93,9 @@ class CrossEntropy(Function):
     (1 - eps) q + eps / K; loss_n = -sum_k w_k q_nk log softmax(z_n)_k with class weights
     w (ones by default). ``reduction="mean"`` divides the sum by sum_n w[target_n] for
     indices and by N for probabilities; "sum" sums; "none" returns the N losses.
-    d loss_n / d z_n = softmax(z_n) sum_k w_k q_nk - w q_n. The target gets no gradient.
+    The target gets no gradient.
+
+    Rule: d logits_n = dy_n * (softmax(logits_n) sum_k w_k q_nk - w q_n) / (the mean's divisor).
     """
 
     def forward(self, logits, target, weight=None, reduction="mean", label_smoothing=0.0):

@@ -29,7 +29,10 @@ __all__ = [
 
 
 class NonDifferentiable(Function):
-    """Base of ops with no gradient: ``apply`` runs them without recording."""
+    """Base of ops with no gradient: ``apply`` runs them without recording.
+
+    Rule: dx = 0 (never recorded, so backward never reaches it).
+    """
 
     @classmethod
     def apply(cls, *inputs: Any, **settings: Any) -> Any:
@@ -41,49 +44,49 @@ class NonDifferentiable(Function):
 
 
 class Sign(NonDifferentiable):
-    """-1, 0 or 1 by the sign of x, in x's dtype (NaN stays NaN)."""
+    """-1, 0 or 1 by the sign of x, in x's dtype (NaN stays NaN). Rule: dx = 0 (not recorded)."""
 
     def forward(self, x):
         return np.sign(x)
 
 
 class Less(NonDifferentiable):
-    """a < b elementwise, a bool mask (numpy broadcasting)."""
+    """a < b elementwise, a bool mask (numpy broadcasting). Rule: da = db = 0 (not recorded)."""
 
     def forward(self, a, b):
         return np.less(a, b)
 
 
 class LessEqual(NonDifferentiable):
-    """a <= b elementwise, a bool mask."""
+    """a <= b elementwise, a bool mask. Rule: da = db = 0 (not recorded)."""
 
     def forward(self, a, b):
         return np.less_equal(a, b)
 
 
 class Greater(NonDifferentiable):
-    """a > b elementwise, a bool mask."""
+    """a > b elementwise, a bool mask. Rule: da = db = 0 (not recorded)."""
 
     def forward(self, a, b):
         return np.greater(a, b)
 
 
 class GreaterEqual(NonDifferentiable):
-    """a >= b elementwise, a bool mask."""
+    """a >= b elementwise, a bool mask. Rule: da = db = 0 (not recorded)."""
 
     def forward(self, a, b):
         return np.greater_equal(a, b)
 
 
 class Equal(NonDifferentiable):
-    """a == b elementwise, a bool mask."""
+    """a == b elementwise, a bool mask. Rule: da = db = 0 (not recorded)."""
 
     def forward(self, a, b):
         return np.equal(a, b)
 
 
 class NotEqual(NonDifferentiable):
-    """a != b elementwise, a bool mask."""
+    """a != b elementwise, a bool mask. Rule: da = db = 0 (not recorded)."""
 
     def forward(self, a, b):
         return np.not_equal(a, b)
@@ -101,7 +104,7 @@ def _arg_axis(name: str, x: np.ndarray, axis: Any) -> int | None:
 
 class Argmax(NonDifferentiable):
     """Index of the largest value along ``axis`` (of the flattened tensor when None), int64;
-    the first one at ties."""
+    the first one at ties. Rule: dx = 0 (not recorded)."""
 
     def forward(self, x, axis=None, keepdims=False):
         axis = _arg_axis(self.name, x, axis)
@@ -110,7 +113,7 @@ class Argmax(NonDifferentiable):
 
 class Argmin(NonDifferentiable):
     """Index of the smallest value along ``axis`` (flattened when None), int64; the first at
-    ties."""
+    ties. Rule: dx = 0 (not recorded)."""
 
     def forward(self, x, axis=None, keepdims=False):
         axis = _arg_axis(self.name, x, axis)

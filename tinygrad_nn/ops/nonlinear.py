@@ -119,7 +119,10 @@ def _number(op: str, label: str, value, positive: bool = False) -> None:
 
 
 class LeakyRelu(Function):
-    """x for x > 0, ``negative_slope`` x otherwise; d/dx = 1 or ``negative_slope``."""
+    """x for x > 0, ``negative_slope`` x otherwise.
+
+    Rule: dx = dy where x > 0, else dy * negative_slope.
+    """
 
     def forward(self, x, negative_slope=0.01):
         _number(self.name, "negative_slope", negative_slope)
@@ -131,7 +134,10 @@ class LeakyRelu(Function):
 
 
 class Elu(Function):
-    """x for x > 0, alpha (e^x - 1) otherwise; d/dx = 1 or alpha e^x (= y + alpha)."""
+    """y = x for x > 0, alpha (e^x - 1) otherwise.
+
+    Rule: dx = dy where x > 0, else dy * (y + alpha) (that is, alpha e^x).
+    """
 
     def forward(self, x, alpha=1.0):
         _number(self.name, "alpha", alpha)
@@ -152,10 +158,13 @@ _GELU_CUBIC = 0.044715
 
 
 class Gelu(Function):
-    """x Phi(x) with Phi the standard normal CDF, Phi(x) = (1 + erf(x / sqrt 2)) / 2; d/dx =
-    Phi(x) + x phi(x). ``approximate="tanh"``: Phi(x) ~ (1 + t) / 2 with t = tanh(sqrt(2/pi)
-    (x + 0.044715 x^3)), differentiated as written (Hendrycks and Gimpel; PyTorch's two
-    forms). Written with in-place steps: each temporary of a large tensor costs time."""
+    """x Phi(x) with Phi the standard normal CDF, Phi(x) = (1 + erf(x / sqrt 2)) / 2.
+    ``approximate="tanh"``: Phi(x) ~ (1 + t) / 2 with t = tanh(sqrt(2/pi) (x + 0.044715
+    x^3)), differentiated as written (Hendrycks and Gimpel; PyTorch's two forms). Written
+    with in-place steps: each temporary of a large tensor costs time.
+
+    Rule: dx = dy * (Phi(x) + x phi(x)), phi the normal density (tanh form: its own slope).
+    """
 
     def forward(self, x, approximate="none"):
         if approximate not in ("none", "tanh"):
@@ -201,7 +210,10 @@ class Gelu(Function):
 
 
 class Silu(Function):
-    """x sigmoid(x) (swish); d/dx = s (1 + x (1 - s)) with s = sigmoid(x)."""
+    """x sigmoid(x) (swish).
+
+    Rule: dx = dy * s (1 + x (1 - s)) with s = sigmoid(x).
+    """
 
     def forward(self, x):
         self.x, self.s = x, _sigmoid(x)
@@ -213,8 +225,10 @@ class Silu(Function):
 
 
 class Softplus(Function):
-    """log(1 + e^(beta x)) / beta, as logaddexp(0, beta x) / beta: no overflow for any x;
-    d/dx = sigmoid(beta x)."""
+    """log(1 + e^(beta x)) / beta, as logaddexp(0, beta x) / beta: no overflow for any x.
+
+    Rule: dx = dy * sigmoid(beta x).
+    """
 
     def forward(self, x, beta=1.0):
         _number(self.name, "beta", beta, positive=True)

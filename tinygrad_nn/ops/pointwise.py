@@ -11,11 +11,11 @@ import numpy as np
 
 from ..autograd import Function
 
-__all__ = ["Abs", "Cos", "Expm1", "Log1p", "Power", "Sin", "Sqrt"]
+__all__ = ["Abs", "Cos", "Expm1", "Log1p", "NumberPow", "Power", "Sin", "Sqrt"]
 
 
 class Sqrt(Function):
-    """y = sqrt(x); dy/dx = 1 / (2 y) (inf at 0, NaN below as numpy's forward)."""
+    """y = sqrt(x). Rule: dx = dy / (2 y) (inf at x = 0; NaN below, as the forward)."""
 
     def forward(self, x):
         self.y = np.sqrt(x)
@@ -26,7 +26,7 @@ class Sqrt(Function):
 
 
 class Abs(Function):
-    """|x|; d/dx = sign(x), 0 at x = 0 (the subgradient PyTorch uses too)."""
+    """|x|. Rule: dx = dy * sign(x), 0 at x = 0 (the subgradient PyTorch uses too)."""
 
     def forward(self, x):
         self.x = x
@@ -37,7 +37,7 @@ class Abs(Function):
 
 
 class Log1p(Function):
-    """log(1 + x), accurate for small x; d/dx = 1 / (1 + x)."""
+    """log(1 + x), accurate for small x. Rule: dx = dy / (1 + x)."""
 
     def forward(self, x):
         self.x = x
@@ -48,7 +48,7 @@ class Log1p(Function):
 
 
 class Expm1(Function):
-    """e^x - 1, accurate for small x; d/dx = e^x = y + 1."""
+    """y = e^x - 1, accurate for small x. Rule: dx = dy * (y + 1) (that is, e^x)."""
 
     def forward(self, x):
         self.y = np.expm1(x)
@@ -59,7 +59,7 @@ class Expm1(Function):
 
 
 class Sin(Function):
-    """sin(x); d/dx = cos(x)."""
+    """sin(x). Rule: dx = dy * cos(x)."""
 
     def forward(self, x):
         self.x = x
@@ -70,7 +70,7 @@ class Sin(Function):
 
 
 class Cos(Function):
-    """cos(x); d/dx = -sin(x)."""
+    """cos(x). Rule: dx = -dy * sin(x)."""
 
     def forward(self, x):
         self.x = x
@@ -80,32 +80,55 @@ class Cos(Function):
         return -grad * np.sin(self.x)
 
 
-class Power(Function):
-    """x ** y with a tensor exponent, numpy's values (NaN for a negative base and a
-    non-integer exponent).
+def _log_base_rule(a, b, out):
+    """a^b log a, the slope in the exponent b: 0 where a = 0 and b >= 0 (0^b is constant
+    there from the right), NaN where a < 0 (a^b is not a real function of b around any b)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((a == 0) & (b >= 0), 0.0, out * np.log(a))
 
-    d/dx = y x^(y-1), taken as 0 where y = 0 (x^0 = 1 for every x). d/dy = x^y log x for
-    x > 0; 0 where x = 0 and y >= 0 (0^y is constant there from the right); NaN where
-    x < 0, since x^y is not a real function of y around any y there. (PyTorch's choices.)
+
+class Power(Function):
+    """a ** b for two tensors (broadcast), numpy's values: NaN for a negative base and a
+    non-integer exponent. The slopes follow PyTorch: da is 0 where b = 0 (a^0 = 1 for every
+    a); db is 0 where a = 0 and b >= 0 and NaN where a < 0.
+
+    Rule: da = dy * b a^(b-1), db = dy * a^b log a.
     """
 
     name = "pow"
 
-    def forward(self, x, y):
-        self.x, self.y = x, y
-        self.out = np.power(x, y)
+    def forward(self, a, b):
+        self.a, self.b = a, b
+        self.out = np.power(a, b)
         return self.out
 
     def backward(self, grad):
-        need_x, need_y = self.needs_input_grad
-        x, y = self.x, self.y
-        gx = gy = None
-        if need_x:
+        need_a, need_b = self.needs_input_grad
+        a, b = self.a, self.b
+        ga = gb = None
+        if need_a:
             with np.errstate(divide="ignore", invalid="ignore"):
-                gx = np.where(y == 0, 0, y * np.power(x, y - 1))
-            gx = grad * gx
-        if need_y:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                gy = np.where((x == 0) & (y >= 0), 0, self.out * np.log(x))
-            gy = grad * gy
-        return gx, gy
+                ga = grad * np.where(b == 0, 0.0, b * np.power(a, b - 1))
+        if need_b:
+            gb = grad * _log_base_rule(a, b, self.out)
+        return ga, gb
+
+
+class NumberPow(Function):
+    """base ** x for a fixed Python number ``base`` (``2 ** t``), numpy's values for any base
+    (NaN for a negative base and a non-integer x), in x's float dtype.
+
+    Rule: dx = dy * base^x log(base) (0 where base = 0 and x >= 0; NaN for a negative base).
+    """
+
+    name = "pow"
+
+    def forward(self, x, base):
+        self.x, self.base = x, base
+        self.out = np.power(base, x)
+        return self.out
+
+    def backward(self, grad):
+        out = self.out
+        base = np.asarray(self.base, dtype=out.dtype if out.dtype.kind == "f" else np.float64)
+        return grad * _log_base_rule(base, self.x, out)  # (a float32 x keeps float32 slopes)

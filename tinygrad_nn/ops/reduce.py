@@ -78,7 +78,10 @@ class Max(Function):
 
 
 class Min(Function):
-    """Values of the minimum; at ties the gradient is split evenly among the minima."""
+    """Values of the minimum over the axes.
+
+    Rule: dx = dy at the minimum (shared evenly at ties), 0 elsewhere.
+    """
 
     def forward(self, x, axis=None, keepdims=False):
         if x.size == 0:
@@ -108,7 +111,10 @@ def _exclusive_products(x: np.ndarray) -> np.ndarray:
 
 
 class Prod(Function):
-    """Product over the axes; d/dx_i = the product of the other elements (exact at zeros)."""
+    """Product over the axes.
+
+    Rule: dx_i = dy * the product of the other elements (exact where elements are 0).
+    """
 
     def forward(self, x, axis=None, keepdims=False):
         self.axes = _normalize_axes(axis, x.ndim)
@@ -134,7 +140,10 @@ def _count(shape: tuple, axes: tuple[int, ...]) -> int:
 
 class Var(Function):
     """Variance over the axes: sum((x - mean)^2) / (n - ddof), numpy's ``var`` (n - ddof
-    below 1 gives inf or NaN, with numpy's warning); d/dx = 2 (x - mean) / (n - ddof)."""
+    below 1 gives inf or NaN, with numpy's warning).
+
+    Rule: dx = dy * 2 (x - mean) / (n - ddof).
+    """
 
     def forward(self, x, axis=None, ddof=0, keepdims=False):
         self.axes = _normalize_axes(axis, x.ndim)
@@ -150,8 +159,10 @@ class Var(Function):
 
 
 class Std(Function):
-    """Standard deviation over the axes, sqrt of :class:`Var`'s value;
-    d/dx = (x - mean) / ((n - ddof) std) (NaN where std = 0, as sqrt's slope is infinite)."""
+    """Standard deviation over the axes, sqrt of :class:`Var`'s value.
+
+    Rule: dx = dy * (x - mean) / ((n - ddof) y) (NaN where y = 0: sqrt's slope is infinite).
+    """
 
     def forward(self, x, axis=None, ddof=0, keepdims=False):
         self.axes = _normalize_axes(axis, x.ndim)
@@ -168,8 +179,11 @@ class Std(Function):
 
 
 class LogSumExp(Function):
-    """log(sum(exp(x))) over the axes, with the max taken out first so nothing overflows;
-    -inf over no elements or all -inf. d/dx = exp(x - y), the softmax."""
+    """y = log(sum(exp(x))) over the axes, with the max taken out first so nothing
+    overflows; -inf over no elements or all -inf.
+
+    Rule: dx = dy * exp(x - y) (the softmax of x).
+    """
 
     name = "logsumexp"
 

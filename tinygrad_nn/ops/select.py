@@ -26,8 +26,10 @@ def _bound(name: str, value) -> float | None:
 
 
 class Clip(Function):
-    """x limited to [min, max] (either may be None); d/dx = 1 inside the closed interval,
-    0 outside (PyTorch's ``clamp``)."""
+    """x limited to [min, max] (either may be None), PyTorch's ``clamp``.
+
+    Rule: dx = dy where min <= x <= max (the closed interval), 0 outside.
+    """
 
     def forward(self, x, min=None, max=None):
         lo, hi = _bound("min", min), _bound("max", max)
@@ -55,7 +57,10 @@ def _pick_gradients(fn: Function, grad: np.ndarray, first: np.ndarray, tie: np.n
 
 
 class Maximum(Function):
-    """Elementwise max(a, b) with broadcasting; ties split the gradient evenly."""
+    """Elementwise max(a, b) with broadcasting.
+
+    Rule: da = dy where a > b, db = dy where b > a; each gets dy / 2 where a = b.
+    """
 
     def forward(self, a, b):
         self.first, self.tie = a > b, a == b
@@ -66,7 +71,10 @@ class Maximum(Function):
 
 
 class Minimum(Function):
-    """Elementwise min(a, b) with broadcasting; ties split the gradient evenly."""
+    """Elementwise min(a, b) with broadcasting.
+
+    Rule: da = dy where a < b, db = dy where b < a; each gets dy / 2 where a = b.
+    """
 
     def forward(self, a, b):
         self.first, self.tie = a < b, a == b
@@ -77,8 +85,10 @@ class Minimum(Function):
 
 
 class Where(Function):
-    """a where cond is true, else b (all three broadcast); cond is a bool mask and gets no
-    gradient, a gets grad where cond holds and b the rest."""
+    """a where the bool mask cond holds, else b (all three broadcast).
+
+    Rule: da = dy where cond, db = dy where not cond (cond gets none).
+    """
 
     def forward(self, cond, a, b):
         if cond.dtype != np.bool_:

@@ -87,7 +87,7 @@ class GetItem(Function):
 
 class Flatten(Function):
     """Axes ``start_axis`` to ``end_axis`` (inclusive) merged into one; a 0-d tensor becomes
-    shape (1,)."""
+    shape (1,). Rule: dx = dy reshaped back to x's shape."""
 
     def forward(self, x, start_axis=0, end_axis=-1):
         self.in_shape = x.shape
@@ -108,7 +108,7 @@ class Flatten(Function):
 
 class Squeeze(Function):
     """Size-1 axes removed: all of them when ``axis`` is None, else the given ones (which
-    must have size 1)."""
+    must have size 1). Rule: dx = dy reshaped back to x's shape."""
 
     def forward(self, x, axis=None):
         self.in_shape = x.shape
@@ -127,7 +127,10 @@ class Squeeze(Function):
 
 
 class Unsqueeze(Function):
-    """A size-1 axis inserted at ``axis`` (an int or a tuple, positions in the result)."""
+    """A size-1 axis inserted at ``axis`` (an int or a tuple, positions in the result).
+
+    Rule: dx = dy reshaped back to x's shape.
+    """
 
     def forward(self, x, axis):
         self.in_shape = x.shape
@@ -141,7 +144,10 @@ class Unsqueeze(Function):
 
 class Expand(Function):
     """x broadcast to ``shape`` (a -1 keeps that axis; new axes go in front), a read-only
-    view as ``np.broadcast_to``; the engine sums the gradient back to x's shape."""
+    view as ``np.broadcast_to``.
+
+    Rule: dx = dy summed over the broadcast axes (the engine's unbroadcast does it).
+    """
 
     def forward(self, x, shape):
         shape = tuple(int(n) for n in shape)
@@ -163,7 +169,10 @@ class Expand(Function):
 
 
 class Flip(Function):
-    """The order of elements reversed along ``axis`` (all axes when None)."""
+    """The order of elements reversed along ``axis`` (all axes when None).
+
+    Rule: dx = dy flipped back along the same axes.
+    """
 
     def forward(self, x, axis=None):
         self.axes = _normalize_axes(axis, x.ndim)
@@ -174,7 +183,10 @@ class Flip(Function):
 
 
 class Permute(Function):
-    """Axes reordered: result axis i is input axis ``axes[i]`` (every axis exactly once)."""
+    """Axes reordered: result axis i is input axis ``axes[i]`` (every axis exactly once).
+
+    Rule: dx = dy with the inverse permutation.
+    """
 
     def forward(self, x, axes):
         axes = tuple(axes)
