@@ -62,6 +62,10 @@ class TensorOps:
         """Elementwise cosine."""
         return ops.Cos.apply(self)
 
+    def erf(self) -> Tensor:
+        """Elementwise error function, 2 / sqrt(pi) * integral of e^(-t^2) from 0 to x."""
+        return ops.Erf.apply(self)
+
     def clip(self, min: float | None = None, max: float | None = None) -> Tensor:
         """Values limited to [min, max] (numbers; either may be None), same shape."""
         return ops.Clip.apply(self, min=min, max=max)

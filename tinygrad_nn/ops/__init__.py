@@ -33,7 +33,7 @@ from .nonlinear import (
     Softplus,
     Tanh,
 )
-from .pointwise import Abs, Cos, Expm1, Log1p, NumberPow, Power, Sin, Sqrt
+from .pointwise import Abs, Cos, Erf, Expm1, Log1p, NumberPow, Power, Sin, Sqrt
 from .reduce import LogSumExp, Max, Mean, Min, Prod, Std, Sum, Var
 from .select import Clip, Maximum, Minimum, Where
 from .shape import Expand, Flatten, Flip, GetItem, Permute, Reshape, Squeeze, Transpose, Unsqueeze
@@ -50,6 +50,7 @@ __all__ = [
     "Div",
     "Elu",
     "Equal",
+    "Erf",
     "Exp",
     "Expand",
     "Expm1",

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..autograd import Function
 from .reduce import _normalize_axes
+from .shape import Squeeze
 
 __all__ = ["Concatenate", "Pad", "Split", "Stack", "split_bounds"]
 
@@ -47,6 +48,13 @@ class Concatenate(Function):
     def backward(self, grad):
         return tuple(np.split(grad, self.bounds, axis=self.axis))
 
+    def tensor_backward(self, grad, out):
+        stops = [*self.bounds.tolist(), grad.shape[self.axis]]
+        starts = [0, *self.bounds.tolist()]
+        return tuple(
+            Split.apply(grad, axis=self.axis, start=a, stop=b) for a, b in zip(starts, stops)
+        )
+
 
 class Stack(Function):
     """The inputs (all of one shape) stacked along a new ``axis`` of the result.
@@ -64,6 +72,13 @@ class Stack(Function):
 
     def backward(self, grad):
         return tuple(np.moveaxis(grad, self.axis, 0))
+
+    def tensor_backward(self, grad, out):
+        pieces = range(grad.shape[self.axis])
+        return tuple(
+            Squeeze.apply(Split.apply(grad, axis=self.axis, start=i, stop=i + 1), axis=self.axis)
+            for i in pieces
+        )
 
 
 def split_bounds(shape: tuple, sections, axis: int) -> list[tuple[int, int]]:
@@ -110,6 +125,12 @@ class Split(Function):
         full[self.index] = grad
         return full
 
+    def tensor_backward(self, grad, out):
+        piece = self.index[-1]
+        widths = [(0, 0)] * len(self.shape)
+        widths[self.axis] = (piece.start, self.shape[self.axis] - piece.stop)
+        return Pad.apply(grad, pad_width=tuple(widths))
+
 
 class Pad(Function):
     """x with ``value`` added around it; ``pad_width`` as numpy's: an int, (before, after)
@@ -141,3 +162,9 @@ class Pad(Function):
 
     def backward(self, grad):
         return grad[self.index]
+
+    def tensor_backward(self, grad, out):
+        for axis, part in enumerate(self.index):  # the middle, one axis at a time
+            if part.start or part.stop != grad.shape[axis]:
+                grad = Split.apply(grad, axis=axis, start=part.start, stop=part.stop)
+        return grad

@@ -150,3 +150,8 @@ class CrossEntropy(Function):
         g = grad[:, None] if self.reduction == "none" else grad / self.total
         q = self.q
         return g * (self.softmax * q.sum(axis=1, keepdims=True) - q)
+
+    def tensor_backward(self, grad, out):
+        g = grad.reshape(-1, 1) if self.reduction == "none" else grad / float(self.total)
+        q = self.q
+        return g * (self.inputs[0].softmax(axis=1) * q.sum(axis=1, keepdims=True) - q)

@@ -42,6 +42,9 @@ class NonDifferentiable(Function):
     def backward(self, grad):
         raise RuntimeError(f"{self.name}: has no gradient")
 
+    def tensor_backward(self, grad, out):
+        raise RuntimeError(f"{self.name}: has no gradient")
+
 
 class Sign(NonDifferentiable):
     """-1, 0 or 1 by the sign of x, in x's dtype (NaN stays NaN). Rule: dx = 0 (not recorded)."""

@@ -13,7 +13,9 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from .pointwise import Erf
 from .reduce import _normalize_axes
+from .select import Where
 from .special import erf
 
 __all__ = [
@@ -132,6 +134,9 @@ class LeakyRelu(Function):
     def backward(self, grad):
         return grad * self.slope
 
+    def tensor_backward(self, grad, out):
+        return grad * self.slope
+
 
 class Elu(Function):
     """y = x for x > 0, alpha (e^x - 1) otherwise.
@@ -148,6 +153,9 @@ class Elu(Function):
 
     def backward(self, grad):
         return grad * np.where(self.positive, 1, self.y + self.alpha)
+
+    def tensor_backward(self, grad, out):
+        return grad * Where.apply(self.positive, 1.0, out + self.alpha)
 
 
 # Python floats, so float32 inputs stay float32
@@ -208,6 +216,15 @@ class Gelu(Function):
         d += self.cdf
         return grad * d
 
+    def tensor_backward(self, grad, out):
+        x = self.inputs[0]
+        if self.approximate == "tanh":
+            t = ((x * x * x * _GELU_CUBIC + x) * _SQRT_2_OVER_PI).tanh()
+            slope = (x * x * (3 * _GELU_CUBIC) + 1) * _SQRT_2_OVER_PI
+            return grad * ((t + 1 + x * (1 - t * t) * slope) * 0.5)
+        cdf = (Erf.apply(x * _SQRT_HALF) + 1) * 0.5
+        return grad * (cdf + x * (x * x * -0.5).exp() * _INV_SQRT_2PI)
+
 
 class Silu(Function):
     """x sigmoid(x) (swish).
@@ -223,6 +240,11 @@ class Silu(Function):
         s = self.s
         return grad * (s * (1 + self.x * (1 - s)))
 
+    def tensor_backward(self, grad, out):
+        x = self.inputs[0]
+        s = x.sigmoid()
+        return grad * (s * (1 + x * (1 - s)))
+
 
 class Softplus(Function):
     """log(1 + e^(beta x)) / beta, as logaddexp(0, beta x) / beta: no overflow for any x.
@@ -237,3 +259,6 @@ class Softplus(Function):
 
     def backward(self, grad):
         return grad * _sigmoid(self.beta * self.x)
+
+    def tensor_backward(self, grad, out):
+        return grad * (self.inputs[0] * self.beta).sigmoid()

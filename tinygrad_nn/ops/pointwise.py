@@ -1,4 +1,4 @@
-"""More elementwise math: sqrt, abs, log1p, expm1, sin, cos, and a tensor exponent.
+"""More elementwise math: sqrt, abs, log1p, expm1, sin, cos, erf, and tensor exponents.
 
 Each op: ``forward`` on numpy arrays saves what ``backward`` needs; ``backward`` gets
 d(loss)/d(output) and returns one gradient per positional input (the engine undoes
@@ -7,11 +7,23 @@ broadcasting).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import Function
+from .select import Where
+from .special import erf
 
-__all__ = ["Abs", "Cos", "Expm1", "Log1p", "NumberPow", "Power", "Sin", "Sqrt"]
+_TWO_OVER_SQRT_PI = 2 / math.sqrt(math.pi)
+
+
+def _where(cond: np.ndarray, a, b):
+    """``Where`` on a constant mask, for second-order rules."""
+    return Where.apply(np.asarray(cond), a, b)
+
+
+__all__ = ["Abs", "Cos", "Erf", "Expm1", "Log1p", "NumberPow", "Power", "Sin", "Sqrt"]
 
 
 class Sqrt(Function):
@@ -24,6 +36,9 @@ class Sqrt(Function):
     def backward(self, grad):
         return grad / (2 * self.y)
 
+    def tensor_backward(self, grad, out):
+        return grad / (2 * out)
+
 
 class Abs(Function):
     """|x|. Rule: dx = dy * sign(x), 0 at x = 0 (the subgradient PyTorch uses too)."""
@@ -33,6 +48,9 @@ class Abs(Function):
         return np.abs(x)
 
     def backward(self, grad):
+        return grad * np.sign(self.x)
+
+    def tensor_backward(self, grad, out):
         return grad * np.sign(self.x)
 
 
@@ -46,6 +64,9 @@ class Log1p(Function):
     def backward(self, grad):
         return grad / (1 + self.x)
 
+    def tensor_backward(self, grad, out):
+        return grad / (1 + self.inputs[0])
+
 
 class Expm1(Function):
     """y = e^x - 1, accurate for small x. Rule: dx = dy * (y + 1) (that is, e^x)."""
@@ -56,6 +77,9 @@ class Expm1(Function):
 
     def backward(self, grad):
         return grad * (self.y + 1)
+
+    def tensor_backward(self, grad, out):
+        return grad * (out + 1)
 
 
 class Sin(Function):
@@ -68,6 +92,9 @@ class Sin(Function):
     def backward(self, grad):
         return grad * np.cos(self.x)
 
+    def tensor_backward(self, grad, out):
+        return grad * self.inputs[0].cos()
+
 
 class Cos(Function):
     """cos(x). Rule: dx = -dy * sin(x)."""
@@ -78,6 +105,9 @@ class Cos(Function):
 
     def backward(self, grad):
         return -grad * np.sin(self.x)
+
+    def tensor_backward(self, grad, out):
+        return -grad * self.inputs[0].sin()
 
 
 def _log_base_rule(a, b, out):
@@ -113,6 +143,16 @@ class Power(Function):
             gb = grad * _log_base_rule(a, b, self.out)
         return ga, gb
 
+    def tensor_backward(self, grad, out):
+        need_a, need_b = self.needs_input_grad
+        a, b = self.inputs
+        ga = grad * _where(self.b == 0, 0.0, b * a ** (b - 1)) if need_a else None
+        gb = None
+        if need_b:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                gb = grad * _where((self.a == 0) & (self.b >= 0), 0.0, out * a.log())
+        return ga, gb
+
 
 class NumberPow(Function):
     """base ** x for a fixed Python number ``base`` (``2 ** t``), numpy's values for any base
@@ -132,3 +172,26 @@ class NumberPow(Function):
         out = self.out
         base = np.asarray(self.base, dtype=out.dtype if out.dtype.kind == "f" else np.float64)
         return grad * _log_base_rule(base, self.x, out)  # (a float32 x keeps float32 slopes)
+
+    def tensor_backward(self, grad, out):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            log_base = float(np.log(self.base))
+        return grad * _where((self.base == 0) & (self.x >= 0), 0.0, out * log_base)
+
+
+class Erf(Function):
+    """The error function erf(x) = 2 / sqrt(pi) * integral of e^(-t^2) from 0 to x.
+
+    Rule: dx = dy * 2 / sqrt(pi) e^(-x^2).
+    """
+
+    def forward(self, x):
+        self.x = x
+        return erf(x)
+
+    def backward(self, grad):
+        return grad * (_TWO_OVER_SQRT_PI * np.exp(-(self.x * self.x)))
+
+    def tensor_backward(self, grad, out):
+        x = self.inputs[0]
+        return grad * (_TWO_OVER_SQRT_PI * (-(x * x)).exp())

@@ -89,13 +89,19 @@ class Min(Function):
         self.axes = _normalize_axes(axis, x.ndim)
         self.keepdims = keepdims
         self.x = x
-        self.m = np.min(x, axis=self.axes, keepdims=True)
-        return self.m if keepdims else np.squeeze(self.m, axis=self.axes)
+        self.lowest = np.min(x, axis=self.axes, keepdims=True)
+        return self.lowest if keepdims else np.squeeze(self.lowest, axis=self.axes)
+
+    def _shares(self, dtype: np.dtype) -> np.ndarray:
+        """1 / (how many elements reached the minimum) at each of them, 0 elsewhere."""
+        at_min = (self.x == self.lowest).astype(dtype)
+        return at_min / at_min.sum(axis=self.axes, keepdims=True)
 
     def backward(self, grad):
-        mask = (self.x == self.m).astype(grad.dtype)
-        mask /= mask.sum(axis=self.axes, keepdims=True)
-        return _expand_reduced(grad, self.axes, self.keepdims) * mask
+        return _expand_reduced(grad, self.axes, self.keepdims) * self._shares(grad.dtype)
+
+    def tensor_backward(self, grad, out):
+        return grad.reshape(self.lowest.shape) * self._shares(grad.dtype)
 
 
 def _exclusive_products(x: np.ndarray) -> np.ndarray:
@@ -133,6 +139,18 @@ class Prod(Function):
         others = np.moveaxis(_exclusive_products(flat).reshape(moved.shape), last, axes)
         return _expand_reduced(grad, axes, self.keepdims) * others
 
+    def tensor_backward(self, grad, out):
+        # the product of the others as out / x: exact, but only where no element is 0
+        if (self.x == 0).any():
+            raise RuntimeError("prod: second-order gradients need every element non-zero")
+        kept = _kept(self.x.shape, self.axes)
+        return grad.reshape(kept) * (out.reshape(kept) / self.inputs[0])
+
+
+def _kept(shape: tuple, axes: tuple[int, ...]) -> tuple[int, ...]:
+    """``shape`` with the reduced axes kept as 1s: a reduction's gradient broadcasts from it."""
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
 
 def _count(shape: tuple, axes: tuple[int, ...]) -> int:
     return int(np.prod([shape[a] for a in axes], dtype=np.int64))
@@ -157,6 +175,13 @@ class Var(Function):
             scale = grad.dtype.type(2.0) / grad.dtype.type(self.dof)
         return _expand_reduced(grad, self.axes, self.keepdims) * scale * self.centered
 
+    def tensor_backward(self, grad, out):
+        x = self.inputs[0]
+        centered = x - x.mean(axis=self.axes, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = float(np.float64(2.0) / self.dof)
+        return grad.reshape(_kept(x.shape, self.axes)) * scale * centered
+
 
 class Std(Function):
     """Standard deviation over the axes, sqrt of :class:`Var`'s value.
@@ -176,6 +201,12 @@ class Std(Function):
         with np.errstate(divide="ignore", invalid="ignore"):
             scale = self.centered / (self.dof * self.y)
         return _expand_reduced(grad, self.axes, self.keepdims) * scale
+
+    def tensor_backward(self, grad, out):
+        x = self.inputs[0]
+        kept = self.y.shape
+        centered = x - x.mean(axis=self.axes, keepdims=True)
+        return grad.reshape(kept) * centered / (out.reshape(kept) * self.dof)
 
 
 class LogSumExp(Function):
@@ -201,3 +232,7 @@ class LogSumExp(Function):
 
     def backward(self, grad):
         return _expand_reduced(grad, self.axes, self.keepdims) * np.exp(self.x - self.y)
+
+    def tensor_backward(self, grad, out):
+        kept = self.y.shape
+        return grad.reshape(kept) * (self.inputs[0] - out.reshape(kept)).exp()

@@ -48,10 +48,13 @@ class Clip(Function):
     def backward(self, grad):
         return grad * self.inside
 
+    def tensor_backward(self, grad, out):
+        return grad * self.inside
+
 
 def _pick_gradients(fn: Function, grad: np.ndarray, first: np.ndarray, tie: np.ndarray):
     """Gradients for (a, b) when ``first`` marks where a was picked, ``tie`` where a == b."""
-    share = np.where(tie, 0.5, first.astype(grad.dtype))
+    share = np.where(tie, 0.5, first).astype(grad.dtype)
     need_a, need_b = fn.needs_input_grad
     return (grad * share if need_a else None, grad * (1 - share) if need_b else None)
 
@@ -69,6 +72,9 @@ class Maximum(Function):
     def backward(self, grad):
         return _pick_gradients(self, grad, self.first, self.tie)
 
+    def tensor_backward(self, grad, out):
+        return _pick_gradients(self, grad, self.first, self.tie)
+
 
 class Minimum(Function):
     """Elementwise min(a, b) with broadcasting.
@@ -81,6 +87,9 @@ class Minimum(Function):
         return np.minimum(a, b)
 
     def backward(self, grad):
+        return _pick_gradients(self, grad, self.first, self.tie)
+
+    def tensor_backward(self, grad, out):
         return _pick_gradients(self, grad, self.first, self.tie)
 
 
@@ -106,4 +115,12 @@ class Where(Function):
             None,
             np.where(self.cond, grad, zero) if need_a else None,
             np.where(self.cond, zero, grad) if need_b else None,
+        )
+
+    def tensor_backward(self, grad, out):
+        _, need_a, need_b = self.needs_input_grad
+        return (
+            None,
+            Where.apply(self.cond, grad, 0.0) if need_a else None,
+            Where.apply(self.cond, 0.0, grad) if need_b else None,
         )

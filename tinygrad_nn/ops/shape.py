@@ -105,6 +105,9 @@ class Flatten(Function):
     def backward(self, grad):
         return grad.reshape(self.in_shape)
 
+    def tensor_backward(self, grad, out):
+        return grad.reshape(self.in_shape)
+
 
 class Squeeze(Function):
     """Size-1 axes removed: all of them when ``axis`` is None, else the given ones (which
@@ -125,6 +128,9 @@ class Squeeze(Function):
     def backward(self, grad):
         return grad.reshape(self.in_shape)
 
+    def tensor_backward(self, grad, out):
+        return grad.reshape(self.in_shape)
+
 
 class Unsqueeze(Function):
     """A size-1 axis inserted at ``axis`` (an int or a tuple, positions in the result).
@@ -139,6 +145,9 @@ class Unsqueeze(Function):
         return np.expand_dims(x, axes)
 
     def backward(self, grad):
+        return grad.reshape(self.in_shape)
+
+    def tensor_backward(self, grad, out):
         return grad.reshape(self.in_shape)
 
 
@@ -167,6 +176,9 @@ class Expand(Function):
     def backward(self, grad):
         return grad
 
+    def tensor_backward(self, grad, out):
+        return grad
+
 
 class Flip(Function):
     """The order of elements reversed along ``axis`` (all axes when None).
@@ -180,6 +192,9 @@ class Flip(Function):
 
     def backward(self, grad):
         return np.flip(grad, self.axes)
+
+    def tensor_backward(self, grad, out):
+        return grad.flip(self.axes)
 
 
 class Permute(Function):
@@ -204,3 +219,6 @@ class Permute(Function):
 
     def backward(self, grad):
         return np.transpose(grad, self.inverse)
+
+    def tensor_backward(self, grad, out):
+        return grad.permute(self.inverse)
