@@ -279,20 +279,32 @@ def test_unsupported_operand_types_raise_type_error(op, other):
         op(other, t)
 
 
-def test_tensor_exponent_raises_type_error():
-    t = Tensor([1.0, 2.0])
-    with pytest.raises(TypeError, match="pow: the exponent must be a Python number, not a Tensor"):
-        t**t
+def test_tensor_exponent_gives_numpy_values():
+    # issue 11: a Tensor or array exponent is an op now (it used to raise TypeError)
+    t = Tensor(np.array([1.0, 2.0, -2.0, -2.0]))
+    y = np.array([0.5, 3.0, 2.0, 0.5])
+    with np.errstate(invalid="ignore"):
+        expected = np.power(t.data, y)  # NaN for (-2) ** 0.5
+        np.testing.assert_array_equal((t ** Tensor(y)).data, expected)
+        np.testing.assert_array_equal(t.pow(y).data, expected)
     with pytest.raises(TypeError, match="pow: the exponent must be a number, got str"):
         t ** "2"
-    with pytest.raises(TypeError, match="pow: the exponent must be a number"):
-        t.pow(np.array([1.0, 2.0]))
+    with pytest.raises(TypeError, match="pow: the exponent must be a number, got list"):
+        t.pow([1.0, 2.0])
 
 
-@pytest.mark.parametrize("base", [-2.0, 0, "x"])
-def test_number_power_needs_positive_base(base):
-    with pytest.raises(TypeError, match="positive number"):
-        base ** Tensor([1.0, 2.0])
+@pytest.mark.parametrize("base", [-2.0, 0, 3])
+def test_number_to_tensor_power_gives_numpy_values_for_any_base(base):
+    # issue 11: negative and zero bases follow numpy (they used to raise TypeError)
+    y = np.array([1.0, 2.0, 0.5, 0.0, -1.0])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = base ** Tensor(y)
+        np.testing.assert_array_equal(out.data, np.power(float(base), y))
+
+
+def test_non_number_base_raises_type_error():
+    with pytest.raises(TypeError, match="unsupported operand"):
+        "x" ** Tensor([1.0, 2.0])
 
 
 # ----------------------------------------------------------------------------- shape errors

@@ -8,7 +8,7 @@ The core needs numpy alone. ``viz`` (graphviz), ``MLPClassifier`` (scikit-learn)
 
 from typing import Any
 
-from . import data, nn, optim, serialize, train
+from . import data, functional, losses, nn, optim, serialize, train
 from .anomaly import AnomalyError, detect_anomaly
 from .autograd import Function, enable_grad, is_grad_enabled, no_grad
 from .compile import compile
@@ -36,12 +36,14 @@ __all__ = [
     "detect_anomaly",
     "digits",
     "enable_grad",
+    "functional",
     "get_default_dtype",
     "grad",
     "gradcheck",
     "is_grad_enabled",
     "load",
     "load_state",
+    "losses",
     "nn",
     "no_grad",
     "optim",

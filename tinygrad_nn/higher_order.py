@@ -27,7 +27,14 @@ __all__ = ["backward", "grad", "grad_tensor", "supports_create_graph"]
 
 # leaf -> (the .grad array this pass stored, the Tensor it came from): the Tensor is shown
 # only while .grad is still that array (zero_grad or a plain backward make it stale)
-_graph_grads: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# keyed by id(): weak-key maps compare keys with ==, which is elementwise for Tensors
+_graph_grads: dict[int, tuple] = {}
+
+
+def _remember(t: Any, entry: tuple) -> None:
+    if id(t) not in _graph_grads:
+        weakref.finalize(t, _graph_grads.pop, id(t), None)
+    _graph_grads[id(t)] = entry
 
 
 def supports_create_graph(fn: Function | type) -> bool:
@@ -160,21 +167,21 @@ def backward(root: Any, grad_output: Any = None) -> None:
     for t, g in found.items():
         if t.op is not None:
             continue
-        before = _graph_grads.get(t)
+        before = _graph_grads.get(id(t))
         if t.grad is not None and before is not None and before[0] is t.grad:
             g = before[1] + g  # accumulate the graphs as .grad accumulates the values
         elif t.grad is not None:  # .grad holds values with no graph: add them as a constant
             g = g + t.grad
         t.grad = None
         _store_grad(t, g._data, copy=True)
-        _graph_grads[t] = (t.grad, g)
+        _remember(t, (t.grad, g))
 
 
 def grad_tensor(t: Any) -> Any:
     """The gradient of leaf ``t`` as a recorded Tensor after ``backward(create_graph=True)``;
     None when there is none, or once ``.grad`` has changed since (``zero_grad``, a plain
     backward)."""
-    entry = _graph_grads.get(t)
+    entry = _graph_grads.get(id(t))
     if entry is None or entry[0] is not t.grad:
         return None
     return entry[1]

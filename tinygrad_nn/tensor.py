@@ -19,7 +19,9 @@ import numpy as np
 
 from . import autograd, higher_order, ops
 from .autograd import Function, _state
+from .creation import TensorCreation
 from .hooks import VersionClock, hooks_state, stateful
+from .tensor_ops import TensorOps
 
 __all__ = [
     "Tensor",
@@ -179,6 +181,10 @@ class Composite:
         """The name errors and drawings use for this scope."""
         return self.name
 
+    def extra_repr(self) -> str:
+        """The name, so a drawing labels the composite's cluster ``Composite(name)``."""
+        return self.name
+
     def __repr__(self) -> str:
         return f"Composite({self.name!r})"
 
@@ -257,7 +263,7 @@ def _unlock(array: np.ndarray) -> None:
 # ----------------------------------------------------------------------------- Tensor
 
 
-class Tensor:
+class Tensor(TensorOps, TensorCreation):
     """An n-dimensional array with reverse-mode automatic differentiation.
 
     ``data`` is anything ``np.asarray`` takes. Python numbers, lists and integer arrays
@@ -265,6 +271,11 @@ class Tensor:
     arrays keep theirs (and share memory); bool data stays a bool mask. ``dtype`` forces a
     float, integer or bool dtype. ``requires_grad=True`` (float tensors only) makes it a
     leaf whose ``.grad`` is filled by ``backward()``.
+
+    The core methods are here; math, comparisons, more reductions, shapes and activations
+    come from :class:`~tinygrad_nn.tensor_ops.TensorOps`, the constructors (``zeros``,
+    ``randn``, ...) from :class:`~tinygrad_nn.creation.TensorCreation`. Comparisons give
+    bool masks, so ``a == b`` is elementwise; Tensors still hash by identity.
     """
 
     __slots__ = (
@@ -303,6 +314,11 @@ class Tensor:
         if hooks_state.hooks:
             for hook in hooks_state.hooks:
                 hook.on_tensor(self, data)
+
+    @staticmethod
+    def _default_float_dtype() -> np.dtype:
+        """The dtype of constructors called without one (``Tensor.zeros(3)``)."""
+        return _default_dtype
 
     @classmethod
     def _from_op(cls, data: np.ndarray, op: Function | None) -> Tensor:
@@ -561,10 +577,11 @@ class Tensor:
         """-self."""
         return ops.Neg.apply(self)
 
-    def pow(self, exponent: float) -> Tensor:
-        """self ** exponent for a Python number ``exponent``."""
-        if isinstance(exponent, Tensor):
-            raise TypeError("pow: the exponent must be a Python number, not a Tensor")
+    def pow(self, exponent: Any) -> Tensor:
+        """self ** exponent: a number (one op, d/dself only) or a Tensor or array that
+        broadcasts with self (numpy's values for negative bases; see ``ops.Power``)."""
+        if isinstance(exponent, (Tensor, np.ndarray)):
+            return ops.Power.apply(self, exponent)
         if not isinstance(exponent, Number) or isinstance(exponent, bool):
             raise TypeError(f"pow: the exponent must be a number, got {type(exponent).__name__}")
         return ops.Pow.apply(self, exponent=exponent)
@@ -673,17 +690,9 @@ class Tensor:
         return self.pow(exponent)
 
     def __rpow__(self, base: Any) -> Tensor:
-        return _number_pow(base, self)
-
-
-@composite(name="pow")
-def _number_pow(base: Any, exponent: Tensor) -> Tensor:
-    """base ** exponent = exp(exponent log base), for a positive number ``base``."""
-    if not isinstance(base, Number) or isinstance(base, bool) or not base > 0:
-        raise TypeError(
-            f"pow: the base of number ** Tensor must be a positive number, got {base!r}"
-        )
-    return (exponent * float(np.log(base))).exp()
+        if isinstance(base, Number) and not isinstance(base, (bool, np.generic)):
+            return ops.NumberPow.apply(self, base=base)  # a Python number: x's dtype
+        return ops.Power.apply(base, self) if _is_operand(base) else NotImplemented
 
 
 def _shape_error(name: str, tensors: tuple, err: ValueError) -> ValueError:

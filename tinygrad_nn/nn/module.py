@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..creation import make_rng
 from ..hooks import VersionClock, stateful
 from ..tensor import Tensor, pop_scope, push_scope
 
@@ -170,12 +171,3 @@ class Module:
             return f"{type(self).__name__}({self.extra_repr()})"
         lines = [f"  ({k}): " + repr(v).replace("\n", "\n  ") for k, v in kids]
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
-
-
-def make_rng(rng: Any) -> np.random.Generator:
-    """A ``np.random.Generator`` from a Generator, an int seed or None."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be a numpy Generator, an int seed or None, got {type(rng).__name__}")

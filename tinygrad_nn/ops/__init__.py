@@ -9,34 +9,102 @@ which ``viz.explain_backward`` shows at each step.
 """
 
 from .elementwise import Add, Div, Exp, Log, Mul, Neg, Pow, Sub
-from .loss import L2Penalty, SoftmaxCrossEntropy
+from .join import Concatenate, Pad, Split, Stack
+from .loss import CrossEntropy, L2Penalty, SoftmaxCrossEntropy
 from .matmul import Linear, MatMul
-from .nonlinear import LogSoftmax, Relu, Sigmoid, Softmax, Tanh
-from .reduce import Max, Mean, Sum
-from .shape import GetItem, Reshape, Transpose
+from .nograd import (
+    Argmax,
+    Argmin,
+    Equal,
+    Greater,
+    GreaterEqual,
+    Less,
+    LessEqual,
+    NotEqual,
+    Sign,
+)
+from .nonlinear import (
+    Elu,
+    Gelu,
+    LeakyRelu,
+    LogSoftmax,
+    Relu,
+    Sigmoid,
+    Silu,
+    Softmax,
+    Softplus,
+    Tanh,
+)
+from .pointwise import Abs, Cos, Erf, Expm1, Log1p, NumberPow, Power, Sin, Sqrt
+from .reduce import LogSumExp, Max, Mean, Min, Prod, Std, Sum, Var
+from .select import Clip, Maximum, Minimum, Where
+from .shape import Expand, Flatten, Flip, GetItem, Permute, Reshape, Squeeze, Transpose, Unsqueeze
 
 __all__ = [
+    "Abs",
     "Add",
+    "Argmax",
+    "Argmin",
+    "Clip",
+    "Concatenate",
+    "Cos",
+    "CrossEntropy",
     "Div",
+    "Elu",
+    "Equal",
+    "Erf",
     "Exp",
+    "Expand",
+    "Expm1",
+    "Flatten",
+    "Flip",
+    "Gelu",
     "GetItem",
+    "Greater",
+    "GreaterEqual",
     "L2Penalty",
+    "LeakyRelu",
+    "Less",
+    "LessEqual",
     "Linear",
     "Log",
+    "Log1p",
     "LogSoftmax",
+    "LogSumExp",
     "MatMul",
     "Max",
+    "Maximum",
     "Mean",
+    "Min",
+    "Minimum",
     "Mul",
     "Neg",
+    "NumberPow",
+    "NotEqual",
+    "Pad",
+    "Permute",
     "Pow",
+    "Power",
+    "Prod",
     "Relu",
     "Reshape",
     "Sigmoid",
+    "Sign",
+    "Silu",
+    "Sin",
     "Softmax",
     "SoftmaxCrossEntropy",
+    "Softplus",
+    "Split",
+    "Sqrt",
+    "Squeeze",
+    "Stack",
+    "Std",
     "Sub",
     "Sum",
     "Tanh",
     "Transpose",
+    "Unsqueeze",
+    "Var",
+    "Where",
 ]

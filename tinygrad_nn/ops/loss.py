@@ -1,4 +1,4 @@
-"""Losses: fused softmax cross-entropy, the L2 penalty.
+"""Losses: fused softmax cross-entropy, general cross-entropy, the L2 penalty.
 
 Each op: ``forward`` on numpy arrays saves what ``backward`` needs; ``backward`` gets
 d(loss)/d(output) and returns one gradient per positional input (the engine undoes
@@ -11,29 +11,27 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from .nonlinear import _log_softmax
 
-__all__ = ["L2Penalty", "SoftmaxCrossEntropy", "flat_targets"]
+__all__ = ["CrossEntropy", "L2Penalty", "SoftmaxCrossEntropy", "flat_targets"]
 
 
-def _check_targets(targets, n: int, k: int) -> np.ndarray:
+def _check_targets(targets, n: int, k: int, name: str = "softmax_cross_entropy") -> np.ndarray:
     t = np.asarray(targets)
     if t.ndim != 1 or t.shape[0] != n:
         raise ValueError(
-            f"softmax_cross_entropy: targets must have shape ({n},) to match logits with "
+            f"{name}: targets must have shape ({n},) to match logits with "
             f"{n} rows, got shape {t.shape}"
         )
     if t.dtype.kind == "f":
         if not np.all(np.isfinite(t)) or np.any(t != np.round(t)):
-            raise ValueError("softmax_cross_entropy: targets must be integer class indices")
+            raise ValueError(f"{name}: targets must be integer class indices")
         t = t.astype(np.int64)
     elif t.dtype.kind not in "iu":
-        raise ValueError(
-            f"softmax_cross_entropy: targets must be integer class indices, got dtype {t.dtype}"
-        )
+        raise ValueError(f"{name}: targets must be integer class indices, got dtype {t.dtype}")
     if n and (t.min() < 0 or t.max() >= k):
         raise ValueError(
-            f"softmax_cross_entropy: targets must lie in [0, {k}), got values from "
-            f"{t.min()} to {t.max()}"
+            f"{name}: targets must lie in [0, {k}), got values from {t.min()} to {t.max()}"
         )
     return t
 
@@ -158,3 +156,78 @@ class L2Penalty(Function):
                 c.line(f"np.multiply({factor}, {w}, out={g})")
             grads.append(g)
         return tuple(grads)
+
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+class CrossEntropy(Function):
+    """Cross-entropy of logits (N, K) against class indices (N,) or class probabilities
+    (N, K), as PyTorch defines it, fused and stable (log-softmax by log-sum-exp).
+
+    The target distribution q (one-hot rows, or the given probabilities) is smoothed to
+    (1 - eps) q + eps / K; loss_n = -sum_k w_k q_nk log softmax(z_n)_k with class weights
+    w (ones by default). ``reduction="mean"`` divides the sum by sum_n w[target_n] for
+    indices and by N for probabilities; "sum" sums; "none" returns the N losses.
+    The target gets no gradient.
+
+    Rule: d logits_n = dy_n * (softmax(logits_n) sum_k w_k q_nk - w q_n) / (the mean's divisor).
+    """
+
+    def forward(self, logits, target, weight=None, reduction="mean", label_smoothing=0.0):
+        if reduction not in _REDUCTIONS:
+            raise ValueError(
+                f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}"
+            )
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(
+                f"cross_entropy: label_smoothing must be in [0, 1], got {label_smoothing!r}"
+            )
+        if logits.ndim != 2:
+            raise ValueError(f"cross_entropy: logits must be 2-D (N, K), got shape {logits.shape}")
+        n, k = logits.shape
+        target = np.asarray(target)
+        dtype = logits.dtype
+        if target.shape == (n, k):
+            q = target.astype(dtype)
+            indices = None
+        elif target.ndim == 1 and target.shape[0] == n:
+            indices = _check_targets(target, n, k, self.name)
+            q = np.zeros((n, k), dtype=dtype)
+            q[np.arange(n), indices] = 1
+        else:
+            raise ValueError(
+                f"cross_entropy: target of shape {target.shape} fits neither class indices "
+                f"({n},) nor class probabilities ({n}, {k}) for logits of shape {logits.shape}"
+            )
+        if label_smoothing:
+            q = q * (1 - label_smoothing) + label_smoothing / k
+        if weight is not None:
+            weight = np.asarray(weight, dtype=dtype)
+            if weight.shape != (k,):
+                raise ValueError(
+                    f"cross_entropy: weight must have shape ({k},) for {k} classes, "
+                    f"got {weight.shape}"
+                )
+            q = q * weight
+        logp = _log_softmax(logits, 1)
+        losses = -(q * logp).sum(axis=1)
+        self.softmax, self.q, self.reduction = np.exp(logp), q, reduction
+        if reduction == "none":
+            return losses
+        self.total = dtype.type(1)
+        if reduction == "mean":
+            self.total = dtype.type(
+                n if weight is None or indices is None else weight[indices].sum()
+            )
+        return np.asarray(losses.sum() / self.total)
+
+    def backward(self, grad):
+        g = grad[:, None] if self.reduction == "none" else grad / self.total
+        q = self.q
+        return g * (self.softmax * q.sum(axis=1, keepdims=True) - q)
+
+    def tensor_backward(self, grad, out):
+        g = grad.reshape(-1, 1) if self.reduction == "none" else grad / float(self.total)
+        q = self.q
+        return g * (self.inputs[0].softmax(axis=1) * q.sum(axis=1, keepdims=True) - q)
