@@ -636,3 +636,111 @@ def test_backward_returning_wrong_shape_raises_naming_op():
     a = leaf([1.0, 2.0])
     with pytest.raises(RuntimeError, match=r"wrong_shape: .*\(5,\).*\(2,\)"):
         WrongShape.apply(a).backward()
+
+
+# ----------------------------------------------------------------------------- issue 9 regressions
+# Each test below failed on the engine before the redesign (commit 0902d34).
+
+
+def _set(array, index, value):
+    array[index] = value
+
+
+@pytest.mark.parametrize(
+    ("write", "error", "pattern"),
+    [
+        (lambda w: _set(w.data, 0, 100.0), RuntimeError, "'w' is held for backward by 'mul'"),
+        (lambda w: _set(w.numpy(), slice(None), 5.0), RuntimeError, "'w' is held .* 'mul'"),
+        (lambda w: np.add(w.data, 1.0, out=w.data), RuntimeError, "'w' is held .* 'mul'"),
+        (lambda w: w.data.__imul__(2.0), RuntimeError, "'w' is held .* 'mul'"),
+        (lambda w: _set(w.data[1:], 0, 7.0), RuntimeError, "'w' is held .* 'mul'"),
+        (lambda w: w.data.fill(0.0), ValueError, "read-only"),  # numpy's own check
+        (lambda w: np.copyto(w.data, 0.0), ValueError, "read-only"),
+    ],
+    ids=["data[0]=", "numpy()[:]=", "ufunc-out", "imul", "slice-of-data", "fill", "copyto"],
+)
+def test_element_write_between_forward_and_backward_raises(write, error, pattern):
+    w = leaf([1.0, 2.0], name="w")
+    loss = (w * w).sum()
+    with pytest.raises(error, match=pattern):
+        write(w)
+    np.testing.assert_array_equal(w.data, [1.0, 2.0])
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [2.0, 4.0])  # not [200, 4]
+
+
+def test_element_write_error_message_names_tensor_and_op():
+    w = leaf([1.0, 2.0], name="w")
+    loss = w.exp().sum()
+    with pytest.raises(RuntimeError, match=r"^tensor 'w' is held for backward by 'exp'"):
+        w.data[0] = 100.0
+    unnamed = leaf([[1.0, 2.0]])
+    loss2 = (unnamed * 3).sum()
+    with pytest.raises(RuntimeError, match=r"tensor of shape \(1, 2\) is held .* by 'mul'"):
+        unnamed.numpy()[0, 0] = 1.0
+    loss.backward()
+    loss2.backward()
+    np.testing.assert_allclose(w.grad, np.exp([1.0, 2.0]))
+
+
+def test_writing_the_array_a_tensor_was_built_from_raises_numpys_read_only_error():
+    arr = np.array([1.0, 2.0])
+    w = Tensor(arr, requires_grad=True)
+    loss = (w * w).sum()
+    with pytest.raises(ValueError, match="read-only"):
+        arr[0] = 100.0
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [2.0, 4.0])
+    arr[0] = 3.0  # released by backward: the user's array is writable again
+    assert w.data[0] == 3.0
+
+
+def test_held_arrays_are_writable_again_after_backward_or_when_the_graph_is_dropped():
+    arr = np.array([1.0, 2.0])
+    w = Tensor(arr, requires_grad=True, name="w")
+    loss = (w * w).sum()
+    del loss  # dropped without backward: nothing can use the saved arrays any more
+    w.data[0] = 5.0
+    arr[1] = 6.0
+    np.testing.assert_array_equal(w.data, [5.0, 6.0])
+    loss = (w * 2).sum()
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="held for backward"):  # may still run backward
+        w.data[0] = 1.0
+    loss.backward()
+    w.data[0] = 1.0
+    assert arr.flags.writeable
+
+
+def test_model_minus_input_graph_has_a_sub_op_fed_by_the_input_itself():
+    model = tg.nn.MLP([3, 4, 3], "tanh", rng=0)
+    x = Tensor(np.ones((2, 3)), name="x")
+    out = model(x) - x
+    assert out.op.name == "sub"
+    assert out.op.inputs[1] is x  # x itself, not an unnamed negated copy
+    names = [fn.name for fn in toposort(out)]
+    assert "neg" not in names and "add" not in names
+
+
+@pytest.mark.parametrize(
+    ("expr", "name", "arity"),
+    [
+        (lambda a, b: a - b, "sub", 2),
+        (lambda a, b: a / b, "div", 2),
+        (lambda a, b: -a, "neg", 1),
+        (lambda a, b: a.mean(), "mean", 1),
+        (lambda a, b: a.mean(axis=0), "mean", 1),
+        (lambda a, b: a.softmax(), "softmax", 1),
+    ],
+)
+def test_composite_spellings_are_one_op_of_their_own(expr, name, arity):
+    a, b = leaf([[1.0, 2.0]], name="a"), leaf([[3.0, 4.0]], name="b")
+    out = expr(a, b)
+    order = toposort(out)
+    assert [fn.name for fn in order] == [name]
+    assert out.op.inputs == (a, b)[:arity]
+    assert (
+        gradcheck(lambda u, v: expr(u, v), a, b)
+        if arity == 2
+        else gradcheck(lambda u: expr(u, None), a)
+    )

@@ -280,3 +280,53 @@ def test_shared_buffer_and_per_parameter_paths_agree(make):
         results.append([p.data.copy() for p in params])
     for fused, separate in zip(*results):
         assert np.array_equal(fused, separate)
+
+
+# ----------------------------------------------------------------------------- issue 9 regressions
+# Each test below failed on the engine before the redesign (commit 0902d34).
+
+MAKERS = [lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: Adam(ps, lr=0.01)]
+
+
+@pytest.mark.parametrize("make", MAKERS, ids=["SGD", "Adam"])
+def test_duplicate_parameters_raise_value_error(make):
+    w, b = _params()
+    with pytest.raises(ValueError, match="appears more than once"):
+        make([w, w])
+    with pytest.raises(ValueError, match="appears more than once"):
+        make([w, b, w])
+    named = tg.Tensor(np.zeros(2), requires_grad=True, name="fc1.weight")
+    with pytest.raises(ValueError, match="parameter 'fc1.weight' appears more than once"):
+        make([named, named])
+
+
+@pytest.mark.parametrize("make", MAKERS, ids=["SGD", "Adam"])
+def test_optimizer_made_between_forward_and_backward_gives_no_false_error(make):
+    w, b = _params()
+    loss = ((w - TW) ** 2 * CW).sum() * 0.5 + ((b - TB) ** 2 * CB).sum() * 0.5
+    opt = make([w, b])
+    loss.backward()  # no "modified in place" error: creating an optimizer changes nothing
+    gw, gb = _grads(W0, B0)
+    np.testing.assert_allclose(w.grad, gw, rtol=1e-12)
+    np.testing.assert_allclose(b.grad, gb, rtol=1e-12)
+    opt.step()
+    assert not np.allclose(w.data, W0)
+
+
+@pytest.mark.parametrize("n_params", [2, 60])
+@pytest.mark.parametrize("make", MAKERS, ids=["SGD", "Adam"])
+def test_parameters_keep_their_own_arrays(make, n_params):
+    rng = np.random.default_rng(0)
+    params = [tg.Tensor(rng.normal(size=(3, 2)), requires_grad=True) for _ in range(n_params)]
+    taken = [p.data for p in params]  # arrays the user holds before the optimizer exists
+    opt = make(params)
+    for step in range(3):
+        for p in params:
+            p.grad = np.full(p.shape, 0.5 + step)
+        opt.step()
+    for p, arr in zip(params, taken):
+        assert p.data is arr  # the same array, updated in place: it tracks the parameter
+        assert not np.allclose(arr, 0)
+    for i, p in enumerate(params):  # and no two parameters share memory
+        for q in params[i + 1 :]:
+            assert not np.shares_memory(p.data, q.data)
