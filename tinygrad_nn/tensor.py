@@ -108,7 +108,9 @@ def _index_array(index: Any) -> Any:
             return data.astype(np.intp)
         return data
     if isinstance(index, list):
-        return np.asarray(index)
+        arr = np.asarray(index)
+        # numpy reads an empty list as no positions, but asarray makes it float
+        return arr.astype(np.intp) if arr.size == 0 and arr.dtype.kind == "f" else arr
     if isinstance(index, tuple):
         return tuple(_index_array(i) for i in index)
     return index

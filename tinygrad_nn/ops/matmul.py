@@ -7,6 +7,8 @@ broadcasting).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..autograd import Function
@@ -92,9 +94,12 @@ class Linear(Function):
     def backward(self, grad):
         need = self.needs_input_grad
         x, w = self.x, self.w
-        rows = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
+        rows = grad
+        if x.ndim != 2:  # flatten the leading axes (an explicit count: one may be 0)
+            n = math.prod(x.shape[:-1])
+            x, rows = x.reshape(n, x.shape[-1]), grad.reshape(n, grad.shape[-1])
         gx = grad @ w.T if need[0] else None
-        gw = x.reshape(-1, x.shape[-1]).T @ rows if need[1] else None
+        gw = x.T @ rows if need[1] else None
         if len(need) == 2:
             return gx, gw
         return gx, gw, rows.sum(axis=0) if need[2] else None
