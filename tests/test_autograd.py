@@ -744,3 +744,22 @@ def test_composite_spellings_are_one_op_of_their_own(expr, name, arity):
         if arity == 2
         else gradcheck(lambda u: expr(u, None), a)
     )
+
+
+# ----------------------------------------------------------------------------- holding, attacked
+# Defects found by attacking the redesigned engine; each test failed before its fix.
+
+
+def test_getitem_keeps_its_own_copy_of_the_index():
+    x = leaf([0.0, 0.0, 0.0])
+    idx = np.array([0, 0])
+    y = x[idx]
+    idx[0] = 2  # the caller reuses its index array before backward
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 0.0, 0.0])
+    m = leaf([[0.0, 0.0], [0.0, 0.0]])
+    rows, mask = np.array([1]), np.array([True, False])
+    z = m[rows, mask]
+    rows[0], mask[:] = 0, [False, True]
+    z.sum().backward()
+    np.testing.assert_array_equal(m.grad, [[0.0, 0.0], [1.0, 0.0]])
