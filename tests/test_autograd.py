@@ -763,3 +763,44 @@ def test_getitem_keeps_its_own_copy_of_the_index():
     rows[0], mask[:] = 0, [False, True]
     z.sum().backward()
     np.testing.assert_array_equal(m.grad, [[0.0, 0.0], [1.0, 0.0]])
+
+
+class FailOnce(Function):
+    """The identity, whose first backward raises (as an anomaly check or a bug would)."""
+
+    failed = False
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, grad):
+        if not FailOnce.failed:
+            FailOnce.failed = True
+            raise RuntimeError("backward failed")
+        return grad
+
+
+@pytest.mark.parametrize("failing_first", [True, False])
+def test_a_failed_backward_leaves_no_half_summed_gradients_behind(failing_first):
+    FailOnce.failed = False
+    w = leaf([1.0])
+    h = w * 2
+    branches = [FailOnce.apply(h).sum(), (h * 3).sum()]
+    loss = branches[0] + branches[1] if failing_first else branches[1] + branches[0]
+    with pytest.raises(RuntimeError, match="backward failed"):
+        loss.backward()
+    w.grad = None
+    (h * 5).sum().backward()  # shares h with the failed graph
+    np.testing.assert_array_equal(w.grad, [10.0])  # not 16: the failed pass's 3 is gone
+
+
+def test_a_failed_backward_with_retain_graph_can_be_run_again():
+    FailOnce.failed = False
+    w = leaf([1.0])
+    h = w * 2
+    loss = (h * 3).sum() + FailOnce.apply(h).sum()
+    with pytest.raises(RuntimeError, match="backward failed"):
+        loss.backward(retain_graph=True)
+    w.grad = None
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [8.0])
