@@ -750,6 +750,97 @@ def test_composite_spellings_are_one_op_of_their_own(expr, name, arity):
 # Defects found by attacking the redesigned engine; each test failed before its fix.
 
 
+def test_tensors_sharing_one_array_keep_it_locked_until_every_graph_is_done():
+    w = leaf([1.0, 2.0], name="w")
+    x = leaf([3.0, 4.0], name="x")
+    d = w.detach()  # shares w's array, as Tensor(w) and Tensor(arr) twice do
+    first = (w * w).sum()
+    second = (d * x).sum()
+    first.backward()  # w's own graph is done, but d's still needs the array
+    with pytest.raises(RuntimeError, match="'w' is held for backward by 'mul'"):
+        w.data[0] = 100.0
+    with pytest.raises(ValueError, match="read-only"):
+        np.add(w._data, 1.0, out=w._data)
+    second.backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0])  # not [100, 2]
+    w.data[0] = 5.0  # both graphs done: writable again
+    assert d.data[0] == 5.0
+
+
+@pytest.mark.parametrize(
+    "share",
+    [lambda arr, w: Tensor(arr), lambda arr, w: Tensor(w), lambda arr, w: Tensor(w.data)],
+    ids=["Tensor(arr)-twice", "Tensor(t)", "Tensor(t.data)-while-held"],
+)
+def test_other_ways_of_sharing_an_array_are_counted_too(share):
+    arr = np.array([1.0, 2.0])
+    w = Tensor(arr, requires_grad=True)
+    x = leaf([3.0, 4.0])
+    first = (w * 2).sum()
+    other = share(arr, w)
+    assert np.shares_memory(other.data, arr)
+    second = (other * x).sum()
+    first.backward()
+    with pytest.raises(ValueError, match="read-only"):
+        arr[0] = 100.0
+    second.backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0])
+    arr[0] = 7.0
+    assert other.data[0] == 7.0 and w.data[0] == 7.0
+
+
+@pytest.mark.parametrize(
+    "escape",
+    [
+        lambda y: y.detach().data,
+        lambda y: Tensor(y).data,
+        lambda y: np.asarray(y),
+        lambda y: y.detach().numpy()[1:],
+    ],
+    ids=["detach", "Tensor(y)", "asarray", "detach-slice"],
+)
+def test_writes_through_an_escaped_result_array_are_refused(escape):
+    """exp keeps its output for backward: that array must not change through an alias."""
+    w = leaf([1.0, 2.0])
+    y = w.exp()
+    alias = escape(y)
+    with pytest.raises((RuntimeError, ValueError), match="held for backward by 'exp'|read-only"):
+        alias[0] = 100.0
+    y.sum().backward()
+    np.testing.assert_allclose(w.grad, np.exp([1.0, 2.0]))  # not [100, e^2]
+
+
+@pytest.mark.parametrize(
+    "view",
+    [lambda y: y.reshape(4), lambda y: y.T, lambda y: y[1:], lambda y: y[0]],
+    ids=["reshape", "T", "slice", "row"],
+)
+def test_views_made_under_no_grad_of_a_held_result_are_locked_until_backward(view):
+    w = leaf([[1.0, 2.0], [3.0, 4.0]])
+    y = w.exp()
+    with no_grad():
+        r = view(y)
+    with pytest.raises(RuntimeError, match="held for backward by 'exp'"):
+        r.data[...] = 0.0
+    y.sum().backward()
+    np.testing.assert_allclose(w.grad, np.exp(w.data))
+    r.data[...] = 0.0  # the graph is done: the view is an ordinary array again
+    assert np.all(y.data[...] >= 0)
+
+
+def test_a_view_whose_base_was_locked_meanwhile_is_unlocked_with_its_base():
+    big = np.arange(4.0)
+    part = Tensor(big[:2], requires_grad=True)  # a view of big
+    whole = Tensor(big, requires_grad=True)
+    first = (part * 2).sum()
+    second = (whole * 3).sum()
+    first.backward()  # part's view cannot be made writable while big is locked
+    second.backward()
+    part.data[0] = 10.0  # both done: writable again, not read-only forever
+    whole.data[3] = 20.0
+    np.testing.assert_array_equal(big, [10.0, 1.0, 2.0, 20.0])
+
+
 def test_getitem_keeps_its_own_copy_of_the_index():
     x = leaf([0.0, 0.0, 0.0])
     idx = np.array([0, 0])
@@ -804,3 +895,29 @@ def test_a_failed_backward_with_retain_graph_can_be_run_again():
     w.grad = None
     loss.backward()
     np.testing.assert_array_equal(w.grad, [8.0])
+
+
+def test_threads_sharing_an_input_unlock_it_when_all_are_done():
+    x = Tensor(np.ones((3, 2)))  # a constant input every thread's graphs hold
+    errors, barrier = [], threading.Barrier(4)
+
+    def worker(seed):
+        try:
+            w = leaf(np.random.default_rng(seed).normal(size=(2, 2)))
+            barrier.wait(10)
+            for _ in range(200):
+                w.grad = None
+                ((x @ w).tanh() * x[:, :1]).sum().backward()
+                dz = (1 - np.tanh(x.data @ w.data) ** 2) * x.data[:, :1]
+                np.testing.assert_allclose(w.grad, x.data.T @ dz, rtol=1e-12)
+        except Exception as err:  # noqa: BLE001 (reported below, in the main thread)
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors[0]
+    x.data[0, 0] = 2.0  # no graph is left: writable
+    assert x._holds == 0

@@ -330,3 +330,50 @@ def test_parameters_keep_their_own_arrays(make, n_params):
     for i, p in enumerate(params):  # and no two parameters share memory
         for q in params[i + 1 :]:
             assert not np.shares_memory(p.data, q.data)
+
+
+# ----------------------------------------------------------------------------- steps while held
+
+
+@pytest.mark.parametrize("make", MAKERS, ids=["SGD", "Adam"])
+def test_step_while_a_stale_graph_is_alive_is_caught_at_its_backward(make):
+    w, b = _params()
+    opt = make([w, b])
+    stale = ((w - TW) ** 2).sum() + b.sum()
+    w.grad, b.grad = np.ones_like(W0), np.ones_like(B0)
+    opt.step()  # the owner may update a held parameter ...
+    with pytest.raises(RuntimeError, match="modified in place after the forward pass"):
+        stale.backward()  # ... and the old graph's backward refuses
+    del stale
+    w.data[0, 0] = 1.0  # nothing holds it any more
+
+
+def test_load_state_dict_while_held_is_caught_at_backward():
+    model = tg.nn.MLP([2, 3, 1], "tanh", rng=0)
+    state = tg.nn.MLP([2, 3, 1], "tanh", rng=1).state_dict()
+    loss = model(tg.Tensor(np.ones((4, 2)))).sum()
+    model.load_state_dict(state)
+    np.testing.assert_array_equal(model.fc1.weight.data, state["fc1.weight"])
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
+@pytest.mark.parametrize("make", MAKERS, ids=["SGD", "Adam"])
+def test_step_on_a_parameter_whose_array_another_graph_holds_raises_before_writing(make):
+    w, b = _params()
+    opt = make([w, b])
+    frozen = w.detach()  # shares w's array, used in a graph that is still alive
+    x = tg.Tensor(np.ones(3), requires_grad=True)
+    other = (x @ frozen).sum()
+    w.grad, b.grad = np.ones_like(W0), np.ones_like(B0)
+    state = [a.copy() for a in opt.state_dict().values() if isinstance(a, np.ndarray)]
+    with pytest.raises(RuntimeError, match=r"cannot be updated in place: .* held .* 'matmul'"):
+        opt.step()
+    np.testing.assert_array_equal(w.data, W0)  # not silently changed under `other`
+    after = [a for a in opt.state_dict().values() if isinstance(a, np.ndarray)]
+    for a, c in zip(state, after):  # and the optimizer's state is as it was
+        np.testing.assert_array_equal(a, c)
+    other.backward()
+    np.testing.assert_array_equal(x.grad, W0.sum(axis=1))
+    opt.step()  # that graph is done: the update goes through
+    assert not np.array_equal(w.data, W0)

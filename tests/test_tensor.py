@@ -610,3 +610,45 @@ def test_numpy_sees_a_tensor_as_its_values_not_an_object_array():
     assert float(Tensor([2.5])) == 2.5 and float(Tensor(np.array([[4.0]]))) == 4.0
     with pytest.raises(ValueError, match="2 elements"):
         float(Tensor([1.0, 2.0]))
+
+
+# ---------------------------------------------------------------------------- data setter, attacked
+
+
+def test_assigning_a_held_tensors_data_shares_its_array_and_stays_updatable():
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True, name="w")
+    u = Tensor(np.zeros(2), requires_grad=True, name="u")
+    loss = (w * w).sum()
+    u.data = w.data  # shares w's array, as the assignment says
+    assert np.shares_memory(u.data, w.data)
+    with pytest.raises(RuntimeError, match="'u' is held for backward by 'mul'"):
+        u.data[0] = 5.0
+    loss.backward()
+    u.grad = np.ones(2)
+    tg.optim.SGD([u], lr=0.5).step()  # not read-only forever
+    np.testing.assert_array_equal(w.data, [0.5, 1.5])
+
+
+def test_assigning_a_tensor_its_own_held_data_keeps_it_updatable():
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    loss = (w * w).sum()
+    w.data = w.data
+    w.data = w.numpy()
+    del loss
+    w.grad = np.ones(2)
+    tg.optim.SGD([w], lr=0.5).step()
+    np.testing.assert_array_equal(w.data, [0.5, 1.5])
+
+
+def test_assigning_a_read_only_array_stores_a_writable_copy():
+    frozen = np.array([1.0, 2.0])
+    frozen.flags.writeable = False
+    t = Tensor(np.zeros(2), requires_grad=True)
+    t.data = frozen
+    t.data[0] = 3.0
+    np.testing.assert_array_equal(frozen, [1.0, 2.0])
+    y = Tensor(np.array([1.0]), requires_grad=True).exp()
+    t2 = Tensor(np.zeros(1))
+    t2.data = np.asarray(y)  # read-only while y's graph is alive
+    t2.data[0] = 0.0
+    assert y.item() == pytest.approx(np.e)

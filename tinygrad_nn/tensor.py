@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd, ops
+from . import autograd, holding, ops
 from .autograd import Function, _state
+from .holding import ArrayHold, HeldArray
 from .hooks import VersionClock, hooks_state, stateful
 
 __all__ = [
@@ -55,7 +56,10 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     """Tensor data: float arrays keep their dtype, bool data stays a bool mask, other
     numbers become the default float dtype; ``dtype`` (float, integer or bool) forces one."""
     if isinstance(data, Tensor):
+        data._escape()
         data = data._data
+    elif isinstance(data, HeldArray):  # t.data of a held tensor: share t's own array
+        data = data.source if data.source is not None else np.array(data)
     if dtype is not None:
         dt = np.dtype(dtype)
         if dt.kind not in "fiub":
@@ -209,43 +213,6 @@ def composite(fn: Callable | None = None, *, name: str | None = None) -> Callabl
     return wrap(fn) if fn is not None else wrap
 
 
-# ----------------------------------------------------------------------------- held arrays
-
-
-class _HeldArray(np.ndarray):
-    """What ``.data`` and ``.numpy()`` hand out while a recorded op holds the tensor: a
-    read-only view whose writes raise an error naming the tensor and the op."""
-
-    message = "this array is held by a graph"
-
-    def __array_finalize__(self, obj: Any) -> None:
-        self.message = getattr(obj, "message", _HeldArray.message)
-
-    def __setitem__(self, index: Any, value: Any) -> None:
-        if not self.flags.writeable:
-            raise RuntimeError(self.message)
-        super().__setitem__(index, value)
-
-    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        out = kwargs.get("out")
-        if out:
-            for o in out:
-                if isinstance(o, _HeldArray) and not o.flags.writeable:
-                    raise RuntimeError(o.message)
-            kwargs["out"] = tuple(
-                o.view(np.ndarray) if isinstance(o, np.ndarray) else o for o in out
-            )
-        plain = tuple(x.view(np.ndarray) if isinstance(x, _HeldArray) else x for x in inputs)
-        return getattr(ufunc, method)(*plain, **kwargs)
-
-
-def _unlock(array: np.ndarray) -> None:
-    try:  # noqa: SIM105 (contextlib.suppress costs a microsecond on this per-step path)
-        array.flags.writeable = True
-    except ValueError:  # its base was locked meanwhile (another tensor's): leave it
-        pass
-
-
 # ----------------------------------------------------------------------------- Tensor
 
 
@@ -336,55 +303,86 @@ class Tensor:
             result = cls._from_op(out, fn)
         else:
             result = cls._from_op(out, None)
+            if out.base is not None:  # a view (under no_grad): of an array a graph holds?
+                _hold_views(tensors, out)
         for hook in hooks_state.hooks:
             hook.on_forward(fn, tensors, settings, result)
         return result
 
     # ------------------------------------------------------------------ holding
     def _hold(self, op_name: str) -> None:
-        """A recorded op saved this leaf for backward: its array is read-only until released."""
+        """A recorded op saved this leaf for backward: its array is read-only until released
+        (counted per array, see ``holding.py``: tensors sharing it share the lock)."""
         holds = self._holds
         self._holds = holds + 1
         if holds == 0:
             self._holder = op_name
             data = self._data
-            if data.flags.writeable:
-                data.flags.writeable = False
+            if holding.lock(data, op_name):
                 self._locked = data
 
     def _unhold(self) -> None:
         holds = self._holds - 1
         self._holds = holds
         if holds == 0 and self._locked is not None:
-            _unlock(self._locked)
+            holding.unlock(self._locked, self._holder)
             self._locked = None
 
+    def _escape(self) -> None:
+        """This tensor's array is about to be shared outside the graph (``detach()``,
+        ``Tensor(t)``): while the op that made it can still run backward, lock it."""
+        op = self.op
+        if op is not None and not op._released and type(op._held) is list:
+            op._held.append(ArrayHold(self._data, op.name))
+
+    def _label(self) -> str:
+        return f"tensor '{self.name}'" if self.name else f"a tensor of shape {self.shape}"
+
     def _held_view(self) -> np.ndarray:
-        view = self._data.view(_HeldArray)
+        view = self._data.view(HeldArray)
         view.setflags(write=False)
-        label = f"tensor '{self.name}'" if self.name else f"a tensor of shape {self.shape}"
-        holder = getattr(self, "_holder", None) or (self.op.name if self.op else "an op")
+        view.source = self._data
+        if self._holds:
+            holder = getattr(self, "_holder", None)
+        elif self.op is not None and not self.op._released:
+            holder = self.op.name
+        else:  # its array is shared with a tensor that is held
+            holder = holding.holder(self._data)
         view.message = (
-            f"{label} is held for backward by '{holder}': writing into it now would make "
-            "the gradients wrong. Call backward() first, or write into a copy."
+            f"{self._label()} is held for backward by '{holder}': writing into it now would "
+            "make the gradients wrong. Call backward() first, or write into a copy."
         )
         return view
 
     def _begin_update(self) -> np.ndarray:
         """The array, writable, for an in-place update by its owner (an optimizer,
-        ``load_state_dict``); :meth:`_end_update` follows."""
-        if self._locked is not None:
-            _unlock(self._locked)
-        return self._data
+        ``load_state_dict``); :meth:`_end_update` follows. Raises before anything is
+        written when the array is held through another tensor sharing it (that graph's
+        gradients would silently change) or is read-only."""
+        data = self._data
+        locked = self._locked
+        if locked is not None and not holding.shared(locked):
+            locked.setflags(write=True)  # held by our own graph only: its backward will refuse
+            if locked is data:
+                return data
+        if id(data) in holding.locks:
+            raise RuntimeError(
+                f"{self._label()} cannot be updated in place: its array is held for backward "
+                f"by '{holding.holder(data)}' through a tensor sharing it; run that backward() "
+                "or drop that graph first"
+            )
+        return data
 
     def _end_update(self, version: int) -> None:
         """Lock again if held, and record the edit: backward through an older graph raises."""
         if self._locked is not None:
-            self._locked.flags.writeable = False
+            self._locked.setflags(write=False)
         self._version = version
 
     def _is_held(self) -> bool:
-        return self._holds > 0 or (self.op is not None and not self.op._released)
+        if self._holds > 0 or (self.op is not None and not self.op._released):
+            return True
+        return id(self._data) in holding.locks
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -394,7 +392,8 @@ class Tensor:
         While a recorded op holds the tensor for backward the array is read-only, and a
         write raises an error naming the tensor and the op. Assigning ``t.data = x``
         casts ``x`` to the tensor's dtype and counts as an in-place change: backward
-        through a graph made before it raises.
+        through a graph made before it raises. A read-only ``x`` is copied, so that the
+        tensor's owner (an optimizer) can still update it in place.
         """
         return self._held_view() if self._is_held() else self._data
 
@@ -402,13 +401,17 @@ class Tensor:
     def data(self, value: Any) -> None:
         for hook in hooks_state.hooks:
             hook.on_write(self)
-        arr = np.asarray(value.view(np.ndarray) if isinstance(value, _HeldArray) else value)
+        if isinstance(value, HeldArray):  # u.data = t.data while t is held: share t's array
+            value = value.source if value.source is not None else np.array(value)
+        arr = np.asarray(value)
         if arr.dtype != self._data.dtype:
             if arr.dtype.kind not in "biuf":
                 raise TypeError(
                     f"data: cannot store {arr.dtype} values in a {self._data.dtype} tensor"
                 )
             arr = arr.astype(self._data.dtype)
+        elif not arr.flags.writeable and id(arr) not in holding.locks:
+            arr = arr.copy()
         self._data = arr
         self._version = VersionClock.tick()
 
@@ -464,10 +467,17 @@ class Tensor:
         return float(self.item())
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        """numpy sees the values (``np.asarray(t)``); the result is outside the graph."""
+        """numpy sees the values (``np.asarray(t)``); the result is outside the graph.
+        While the op that made this tensor can still run backward it is a read-only view."""
         if copy:
             return np.array(self._data, dtype=dtype, copy=True)
-        return self._data if dtype is None else self._data.astype(dtype, copy=False)
+        data = self._data
+        if dtype is not None and np.dtype(dtype) != data.dtype:
+            return data.astype(dtype)
+        if self.op is not None and not self.op._released:
+            data = data.view()
+            data.flags.writeable = False
+        return data
 
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", threshold=20, precision=4)
@@ -494,7 +504,9 @@ class Tensor:
         return self._data.item()
 
     def detach(self) -> Tensor:
-        """A new leaf sharing this data, cut from the graph."""
+        """A new leaf sharing this data, cut from the graph (read-only while this tensor's
+        graph can still run backward through it)."""
+        self._escape()
         return Tensor(self._data, name=self.name)
 
     def retain_grad(self) -> Tensor:
@@ -660,6 +672,17 @@ def _number_pow(base: Any, exponent: Tensor) -> Tensor:
             f"pow: the base of number ** Tensor must be a positive number, got {base!r}"
         )
     return (exponent * float(np.log(base))).exp()
+
+
+def _hold_views(tensors: tuple, view: np.ndarray) -> None:
+    """``view`` (an unrecorded op's result) shares memory with the array of an input that a
+    live graph made: lock it until that graph's op lets go, as ``detach()`` does."""
+    base = view.base
+    for t in tensors:
+        op = t.op
+        live = op is not None and not op._released and type(op._held) is list
+        if live and (t._data is base or t._data.base is base):
+            op._held.append(ArrayHold(view, op.name))
 
 
 def _shape_error(name: str, tensors: tuple, err: ValueError) -> ValueError:
