@@ -1,6 +1,8 @@
 """Tensor: construction and dtype policy, attributes, operators, errors, float32 end to end."""
 
+import copy
 import operator
+import pickle
 import re
 import warnings
 
@@ -610,6 +612,68 @@ def test_numpy_sees_a_tensor_as_its_values_not_an_object_array():
     assert float(Tensor([2.5])) == 2.5 and float(Tensor(np.array([[4.0]]))) == 4.0
     with pytest.raises(ValueError, match="2 elements"):
         float(Tensor([1.0, 2.0]))
+
+
+# ----------------------------------------------------------------------------- pickling, copying
+# Defects found by attacking the redesigned engine; each test failed before its fix.
+
+
+@pytest.mark.parametrize(
+    "copier",
+    [lambda t: pickle.loads(pickle.dumps(t)), copy.deepcopy],
+    ids=["pickle", "deepcopy"],
+)
+def test_a_copy_of_a_held_tensor_is_an_independent_writable_leaf(copier):
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True, name="w")
+    w.grad = np.array([0.5, 0.5])
+    loss = (w * w).sum()
+    c = copier(w)
+    assert c is not w and c.name == "w" and c.requires_grad and c.dtype == np.float64
+    np.testing.assert_array_equal(c.grad, [0.5, 0.5])
+    c.data[0] = 9.0  # not held: nothing of w's graph came along
+    c.data = c.data * 2
+    np.testing.assert_array_equal(w.data, [1.0, 2.0])
+    with pytest.raises(RuntimeError, match="held for backward"):
+        w.data[0] = 9.0  # the original is still held
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [2.5, 4.5])
+
+
+def test_results_pickle_as_leaves_without_their_graph():
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    h = (w * 3).retain_grad()  # retain_grad keeps a weak reference, which cannot pickle
+    c = pickle.loads(pickle.dumps(h))
+    assert c.is_leaf and c.op is None and c.requires_grad
+    np.testing.assert_array_equal(c.data, [3.0, 6.0])
+    for dtype in (np.bool_, np.int32, np.float32):
+        t = pickle.loads(pickle.dumps(Tensor([1, 0], dtype=dtype)))
+        assert t.dtype == dtype and not t.requires_grad
+
+
+def test_a_shallow_copy_shares_the_array():
+    t = Tensor(np.array([1.0, 2.0]))
+    c = copy.copy(t)
+    assert c is not t and np.shares_memory(c.data, t.data)
+
+
+def test_ops_refuse_to_be_pickled_or_copied_with_a_clear_error():
+    y = Tensor(np.array([1.0]), requires_grad=True) * 2
+    with pytest.raises(TypeError, match="cannot pickle or copy the op 'mul'"):
+        pickle.dumps(y.op)
+    with pytest.raises(TypeError, match="cannot pickle or copy the op 'mul'"):
+        copy.deepcopy(y.op)
+
+
+def test_a_module_deep_copied_while_held_trains_on_its_own():
+    model = tg.nn.MLP([2, 3, 1], "tanh", rng=0, dtype=np.float64)
+    x = Tensor(np.ones((4, 2)))
+    loss = model(x).sum()
+    twin = copy.deepcopy(model)
+    opt = tg.optim.SGD(twin.parameters(), lr=0.1)
+    twin(x).sum().backward()
+    opt.step()  # the copy's parameters are its own and writable
+    assert not np.array_equal(twin.fc1.weight.data, model.fc1.weight.data)
+    loss.backward()
 
 
 # ---------------------------------------------------------------------------- data setter, attacked

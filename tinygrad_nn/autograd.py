@@ -184,6 +184,12 @@ class Function:
             with contextlib.suppress(Exception):  # at interpreter shutdown: nothing to free
                 self.let_go()
 
+    def __reduce__(self) -> tuple:
+        raise TypeError(
+            f"cannot pickle or copy the op '{self.name}': graphs are not saved; pickle "
+            "the tensors (each becomes a leaf) or their arrays"
+        )
+
     def __repr__(self) -> str:
         shapes = ", ".join(str(t.shape) for t in getattr(self, "inputs", ()))
         return f"<{self.name} ({shapes})>"

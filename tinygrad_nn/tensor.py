@@ -479,6 +479,11 @@ class Tensor:
             data.flags.writeable = False
         return data
 
+    def __reduce__(self) -> tuple:
+        """Pickled and copied as a leaf: values, dtype, ``requires_grad``, name and grad.
+        The graph is not kept (nor whether a graph holds the tensor)."""
+        return _rebuild, (self._data, self.requires_grad, self.name, self.grad)
+
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", threshold=20, precision=4)
         parts = [f"dtype={self.dtype}"]
@@ -683,6 +688,13 @@ def _hold_views(tensors: tuple, view: np.ndarray) -> None:
         live = op is not None and not op._released and type(op._held) is list
         if live and (t._data is base or t._data.base is base):
             op._held.append(ArrayHold(view, op.name))
+
+
+def _rebuild(data: np.ndarray, requires_grad: bool, name: str | None, grad: Any) -> Tensor:
+    """Unpickle a Tensor (see ``Tensor.__reduce__``)."""
+    t = Tensor(data, requires_grad=requires_grad, dtype=data.dtype, name=name)
+    t.grad = grad
+    return t
 
 
 def _shape_error(name: str, tensors: tuple, err: ValueError) -> ValueError:
