@@ -356,9 +356,10 @@ class Tensor:
 
     def _begin_update(self) -> np.ndarray:
         """The array, writable, for an in-place update by its owner (an optimizer,
-        ``load_state_dict``); :meth:`_end_update` follows. Raises before anything is
-        written when the array is held through another tensor sharing it (that graph's
-        gradients would silently change) or is read-only."""
+        ``load_state_dict``); :meth:`_end_update` follows. Held by this tensor's own graph
+        is fine (that graph's backward then refuses, by the version check); held through
+        another tensor sharing the array raises before anything is written, since that
+        graph's gradients would silently change."""
         data = self._data
         locked = self._locked
         if locked is not None and not holding.shared(locked):
