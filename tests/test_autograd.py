@@ -921,3 +921,13 @@ def test_threads_sharing_an_input_unlock_it_when_all_are_done():
     assert not errors, errors[0]
     x.data[0, 0] = 2.0  # no graph is left: writable
     assert x._holds == 0
+
+
+def test_detaching_a_result_many_times_adds_one_hold():
+    w = leaf([1.0, 2.0])
+    y = w.exp()
+    aliases = [y.detach() for _ in range(50)]
+    assert len(y.op._held) == 2  # w, and y's own array once
+    y.sum().backward()
+    aliases[0].data[0] = 0.0  # released: every alias is writable again
+    assert aliases[-1].data[0] == 0.0

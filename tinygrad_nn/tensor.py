@@ -332,8 +332,11 @@ class Tensor:
         """This tensor's array is about to be shared outside the graph (``detach()``,
         ``Tensor(t)``): while the op that made it can still run backward, lock it."""
         op = self.op
-        if op is not None and not op._released and type(op._held) is list:
-            op._held.append(ArrayHold(self._data, op.name))
+        if op is None or op._released or type(op._held) is not list:
+            return
+        data = self._data
+        if not any(type(h) is ArrayHold and h.array is data for h in op._held):  # once is enough
+            op._held.append(ArrayHold(data, op.name))
 
     def _label(self) -> str:
         return f"tensor '{self.name}'" if self.name else f"a tensor of shape {self.shape}"
