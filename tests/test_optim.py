@@ -260,9 +260,8 @@ def test_optimizer_trains_an_mlp_in_float32():
 
 @pytest.mark.parametrize("make", [lambda ps: SGD(ps, 0.1, 0.9), lambda ps: Adam(ps, 0.01)])
 def test_shared_buffer_and_per_parameter_paths_agree(make):
-    """Parameters are re-seated in one buffer for a fused update; when that link is broken
-    (a parameter's array replaced, or one without a grad) the per-parameter path gives the
-    same numbers."""
+    """Each parameter is updated in its own array; replacing one's array (``p.data = copy``)
+    between steps gives the same numbers as keeping it."""
     rng = np.random.default_rng(0)
     shapes = [(3, 4), (4,), (4, 2)]
     start = [rng.normal(size=s) for s in shapes]
@@ -271,7 +270,7 @@ def test_shared_buffer_and_per_parameter_paths_agree(make):
     for broken in (False, True):
         params = [tg.Tensor(a.copy(), requires_grad=True) for a in start]
         opt = make(params)
-        if broken:  # a fresh array: no longer a view of the optimizer's buffer
+        if broken:  # a fresh array, set after the optimizer was made
             params[1].data = params[1].data.copy()
         for step_grads in grads:
             for p, g in zip(params, step_grads):
