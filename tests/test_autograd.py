@@ -931,3 +931,13 @@ def test_detaching_a_result_many_times_adds_one_hold():
     y.sum().backward()
     aliases[0].data[0] = 0.0  # released: every alias is writable again
     assert aliases[-1].data[0] == 0.0
+
+
+def test_an_escaped_result_array_is_writable_again_when_its_graph_is_dropped():
+    y = leaf([1.0, 2.0]).exp()
+    alias = y.detach()
+    with pytest.raises(RuntimeError, match="held for backward by 'exp'"):
+        alias.data[0] = 5.0
+    del y  # nothing can run backward through exp any more
+    alias.data[0] = 5.0
+    assert alias.data[0] == 5.0
