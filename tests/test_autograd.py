@@ -636,3 +636,308 @@ def test_backward_returning_wrong_shape_raises_naming_op():
     a = leaf([1.0, 2.0])
     with pytest.raises(RuntimeError, match=r"wrong_shape: .*\(5,\).*\(2,\)"):
         WrongShape.apply(a).backward()
+
+
+# ----------------------------------------------------------------------------- issue 9 regressions
+# Each test below failed on the engine before the redesign (commit 0902d34).
+
+
+def _set(array, index, value):
+    array[index] = value
+
+
+@pytest.mark.parametrize(
+    ("write", "error", "pattern"),
+    [
+        (lambda w: _set(w.data, 0, 100.0), RuntimeError, "'w' is held for backward by 'mul'"),
+        (lambda w: _set(w.numpy(), slice(None), 5.0), RuntimeError, "'w' is held .* 'mul'"),
+        (lambda w: np.add(w.data, 1.0, out=w.data), RuntimeError, "'w' is held .* 'mul'"),
+        (lambda w: w.data.__imul__(2.0), RuntimeError, "'w' is held .* 'mul'"),
+        (lambda w: _set(w.data[1:], 0, 7.0), RuntimeError, "'w' is held .* 'mul'"),
+        (lambda w: w.data.fill(0.0), ValueError, "read-only"),  # numpy's own check
+        (lambda w: np.copyto(w.data, 0.0), ValueError, "read-only"),
+    ],
+    ids=["data[0]=", "numpy()[:]=", "ufunc-out", "imul", "slice-of-data", "fill", "copyto"],
+)
+def test_element_write_between_forward_and_backward_raises(write, error, pattern):
+    w = leaf([1.0, 2.0], name="w")
+    loss = (w * w).sum()
+    with pytest.raises(error, match=pattern):
+        write(w)
+    np.testing.assert_array_equal(w.data, [1.0, 2.0])
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [2.0, 4.0])  # not [200, 4]
+
+
+def test_element_write_error_message_names_tensor_and_op():
+    w = leaf([1.0, 2.0], name="w")
+    loss = w.exp().sum()
+    with pytest.raises(RuntimeError, match=r"^tensor 'w' is held for backward by 'exp'"):
+        w.data[0] = 100.0
+    unnamed = leaf([[1.0, 2.0]])
+    loss2 = (unnamed * 3).sum()
+    with pytest.raises(RuntimeError, match=r"tensor of shape \(1, 2\) is held .* by 'mul'"):
+        unnamed.numpy()[0, 0] = 1.0
+    loss.backward()
+    loss2.backward()
+    np.testing.assert_allclose(w.grad, np.exp([1.0, 2.0]))
+
+
+def test_writing_the_array_a_tensor_was_built_from_raises_numpys_read_only_error():
+    arr = np.array([1.0, 2.0])
+    w = Tensor(arr, requires_grad=True)
+    loss = (w * w).sum()
+    with pytest.raises(ValueError, match="read-only"):
+        arr[0] = 100.0
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [2.0, 4.0])
+    arr[0] = 3.0  # released by backward: the user's array is writable again
+    assert w.data[0] == 3.0
+
+
+def test_held_arrays_are_writable_again_after_backward_or_when_the_graph_is_dropped():
+    arr = np.array([1.0, 2.0])
+    w = Tensor(arr, requires_grad=True, name="w")
+    loss = (w * w).sum()
+    del loss  # dropped without backward: nothing can use the saved arrays any more
+    w.data[0] = 5.0
+    arr[1] = 6.0
+    np.testing.assert_array_equal(w.data, [5.0, 6.0])
+    loss = (w * 2).sum()
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="held for backward"):  # may still run backward
+        w.data[0] = 1.0
+    loss.backward()
+    w.data[0] = 1.0
+    assert arr.flags.writeable
+
+
+def test_model_minus_input_graph_has_a_sub_op_fed_by_the_input_itself():
+    model = tg.nn.MLP([3, 4, 3], "tanh", rng=0)
+    x = Tensor(np.ones((2, 3)), name="x")
+    out = model(x) - x
+    assert out.op.name == "sub"
+    assert out.op.inputs[1] is x  # x itself, not an unnamed negated copy
+    names = [fn.name for fn in toposort(out)]
+    assert "neg" not in names and "add" not in names
+
+
+@pytest.mark.parametrize(
+    ("expr", "name", "arity"),
+    [
+        (lambda a, b: a - b, "sub", 2),
+        (lambda a, b: a / b, "div", 2),
+        (lambda a, b: -a, "neg", 1),
+        (lambda a, b: a.mean(), "mean", 1),
+        (lambda a, b: a.mean(axis=0), "mean", 1),
+        (lambda a, b: a.softmax(), "softmax", 1),
+    ],
+)
+def test_composite_spellings_are_one_op_of_their_own(expr, name, arity):
+    a, b = leaf([[1.0, 2.0]], name="a"), leaf([[3.0, 4.0]], name="b")
+    out = expr(a, b)
+    order = toposort(out)
+    assert [fn.name for fn in order] == [name]
+    assert out.op.inputs == (a, b)[:arity]
+    assert (
+        gradcheck(lambda u, v: expr(u, v), a, b)
+        if arity == 2
+        else gradcheck(lambda u: expr(u, None), a)
+    )
+
+
+# ----------------------------------------------------------------------------- holding, attacked
+# Defects found by attacking the redesigned engine; each test failed before its fix.
+
+
+def test_tensors_sharing_one_array_keep_it_locked_until_every_graph_is_done():
+    w = leaf([1.0, 2.0], name="w")
+    x = leaf([3.0, 4.0], name="x")
+    d = w.detach()  # shares w's array, as Tensor(w) and Tensor(arr) twice do
+    first = (w * w).sum()
+    second = (d * x).sum()
+    first.backward()  # w's own graph is done, but d's still needs the array
+    with pytest.raises(RuntimeError, match="'w' is held for backward by 'mul'"):
+        w.data[0] = 100.0
+    with pytest.raises(ValueError, match="read-only"):
+        np.add(w._data, 1.0, out=w._data)
+    second.backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0])  # not [100, 2]
+    w.data[0] = 5.0  # both graphs done: writable again
+    assert d.data[0] == 5.0
+
+
+@pytest.mark.parametrize(
+    "share",
+    [lambda arr, w: Tensor(arr), lambda arr, w: Tensor(w), lambda arr, w: Tensor(w.data)],
+    ids=["Tensor(arr)-twice", "Tensor(t)", "Tensor(t.data)-while-held"],
+)
+def test_other_ways_of_sharing_an_array_are_counted_too(share):
+    arr = np.array([1.0, 2.0])
+    w = Tensor(arr, requires_grad=True)
+    x = leaf([3.0, 4.0])
+    first = (w * 2).sum()
+    other = share(arr, w)
+    assert np.shares_memory(other.data, arr)
+    second = (other * x).sum()
+    first.backward()
+    with pytest.raises(ValueError, match="read-only"):
+        arr[0] = 100.0
+    second.backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 2.0])
+    arr[0] = 7.0
+    assert other.data[0] == 7.0 and w.data[0] == 7.0
+
+
+@pytest.mark.parametrize(
+    "escape",
+    [
+        lambda y: y.detach().data,
+        lambda y: Tensor(y).data,
+        lambda y: np.asarray(y),
+        lambda y: y.detach().numpy()[1:],
+    ],
+    ids=["detach", "Tensor(y)", "asarray", "detach-slice"],
+)
+def test_writes_through_an_escaped_result_array_are_refused(escape):
+    """exp keeps its output for backward: that array must not change through an alias."""
+    w = leaf([1.0, 2.0])
+    y = w.exp()
+    alias = escape(y)
+    with pytest.raises((RuntimeError, ValueError), match="held for backward by 'exp'|read-only"):
+        alias[0] = 100.0
+    y.sum().backward()
+    np.testing.assert_allclose(w.grad, np.exp([1.0, 2.0]))  # not [100, e^2]
+
+
+@pytest.mark.parametrize(
+    "view",
+    [lambda y: y.reshape(4), lambda y: y.T, lambda y: y[1:], lambda y: y[0]],
+    ids=["reshape", "T", "slice", "row"],
+)
+def test_views_made_under_no_grad_of_a_held_result_are_locked_until_backward(view):
+    w = leaf([[1.0, 2.0], [3.0, 4.0]])
+    y = w.exp()
+    with no_grad():
+        r = view(y)
+    with pytest.raises(RuntimeError, match="held for backward by 'exp'"):
+        r.data[...] = 0.0
+    y.sum().backward()
+    np.testing.assert_allclose(w.grad, np.exp(w.data))
+    r.data[...] = 0.0  # the graph is done: the view is an ordinary array again
+    assert np.all(y.data[...] >= 0)
+
+
+def test_a_view_whose_base_was_locked_meanwhile_is_unlocked_with_its_base():
+    big = np.arange(4.0)
+    part = Tensor(big[:2], requires_grad=True)  # a view of big
+    whole = Tensor(big, requires_grad=True)
+    first = (part * 2).sum()
+    second = (whole * 3).sum()
+    first.backward()  # part's view cannot be made writable while big is locked
+    second.backward()
+    part.data[0] = 10.0  # both done: writable again, not read-only forever
+    whole.data[3] = 20.0
+    np.testing.assert_array_equal(big, [10.0, 1.0, 2.0, 20.0])
+
+
+def test_getitem_keeps_its_own_copy_of_the_index():
+    x = leaf([0.0, 0.0, 0.0])
+    idx = np.array([0, 0])
+    y = x[idx]
+    idx[0] = 2  # the caller reuses its index array before backward
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 0.0, 0.0])
+    m = leaf([[0.0, 0.0], [0.0, 0.0]])
+    rows, mask = np.array([1]), np.array([True, False])
+    z = m[rows, mask]
+    rows[0], mask[:] = 0, [False, True]
+    z.sum().backward()
+    np.testing.assert_array_equal(m.grad, [[0.0, 0.0], [1.0, 0.0]])
+
+
+class FailOnce(Function):
+    """The identity, whose first backward raises (as an anomaly check or a bug would)."""
+
+    failed = False
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, grad):
+        if not FailOnce.failed:
+            FailOnce.failed = True
+            raise RuntimeError("backward failed")
+        return grad
+
+
+@pytest.mark.parametrize("failing_first", [True, False])
+def test_a_failed_backward_leaves_no_half_summed_gradients_behind(failing_first):
+    FailOnce.failed = False
+    w = leaf([1.0])
+    h = w * 2
+    branches = [FailOnce.apply(h).sum(), (h * 3).sum()]
+    loss = branches[0] + branches[1] if failing_first else branches[1] + branches[0]
+    with pytest.raises(RuntimeError, match="backward failed"):
+        loss.backward()
+    w.grad = None
+    (h * 5).sum().backward()  # shares h with the failed graph
+    np.testing.assert_array_equal(w.grad, [10.0])  # not 16: the failed pass's 3 is gone
+
+
+def test_a_failed_backward_with_retain_graph_can_be_run_again():
+    FailOnce.failed = False
+    w = leaf([1.0])
+    h = w * 2
+    loss = (h * 3).sum() + FailOnce.apply(h).sum()
+    with pytest.raises(RuntimeError, match="backward failed"):
+        loss.backward(retain_graph=True)
+    w.grad = None
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [8.0])
+
+
+def test_threads_sharing_an_input_unlock_it_when_all_are_done():
+    x = Tensor(np.ones((3, 2)))  # a constant input every thread's graphs hold
+    errors, barrier = [], threading.Barrier(4)
+
+    def worker(seed):
+        try:
+            w = leaf(np.random.default_rng(seed).normal(size=(2, 2)))
+            barrier.wait(10)
+            for _ in range(200):
+                w.grad = None
+                ((x @ w).tanh() * x[:, :1]).sum().backward()
+                dz = (1 - np.tanh(x.data @ w.data) ** 2) * x.data[:, :1]
+                np.testing.assert_allclose(w.grad, x.data.T @ dz, rtol=1e-12)
+        except Exception as err:  # noqa: BLE001 (reported below, in the main thread)
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not errors, errors[0]
+    x.data[0, 0] = 2.0  # no graph is left: writable
+    assert x._holds == 0
+
+
+def test_detaching_a_result_many_times_adds_one_hold():
+    w = leaf([1.0, 2.0])
+    y = w.exp()
+    aliases = [y.detach() for _ in range(50)]
+    assert len(y.op._held) == 2  # w, and y's own array once
+    y.sum().backward()
+    aliases[0].data[0] = 0.0  # released: every alias is writable again
+    assert aliases[-1].data[0] == 0.0
+
+
+def test_an_escaped_result_array_is_writable_again_when_its_graph_is_dropped():
+    y = leaf([1.0, 2.0]).exp()
+    alias = y.detach()
+    with pytest.raises(RuntimeError, match="held for backward by 'exp'"):
+        alias.data[0] = 5.0
+    del y  # nothing can run backward through exp any more
+    alias.data[0] = 5.0
+    assert alias.data[0] == 5.0

@@ -8,6 +8,8 @@ well-conditioned: divisors and log inputs away from 0, relu inputs away from its
 max inputs without near-ties.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -79,8 +81,12 @@ ROW = np.array([0.8, -1.2, 1.6])
 TARGETS = np.array([2, 0, 3, 3])
 
 
-def case(id, fn, *inputs, ref=None):
-    return pytest.param(fn, fn if ref is None else ref, inputs, id=id)
+def case(id, fn, *inputs, ref=None, marks=()):
+    return pytest.param(fn, fn if ref is None else ref, inputs, id=id, marks=marks)
+
+
+# numpy's own warning for a mean over no elements (the result is NaN, as numpy gives)
+EMPTY_MEAN = pytest.mark.filterwarnings("ignore:Mean of empty slice", "ignore:invalid value")
 
 
 CASES = [
@@ -276,6 +282,122 @@ CASES = [
         U(5, 3),
         ref=lambda w: (w * w).sum(),
     ),
+    # ------------------------------------------------------------------ 0-d inputs
+    case("0d-add-0d", lambda a, b: a + b, U(), U()),
+    case("0d-sub-0d", lambda a, b: a - b, U(), U()),
+    case("0d-sub-(2,3)-both-ways", lambda a, b: (a - b) + (b - a) * 2, U(), U(2, 3)),
+    case("0d-div-0d", lambda a, b: a / b, U(), P()),
+    case("0d-div-(3,)-both-ways", lambda a, b: a / b + b / a, P(), P(3)),
+    case("0d-neg", lambda a: -a, U()),
+    case("0d-add-number", lambda a: 1.5 + a - 2, U()),
+    case("0d-mul-array", lambda a: a * ARR + ROW * a, U()),
+    case("0d-pow-2", lambda a: a**2, U()),
+    case("0d-pow-0.5", lambda a: a**0.5, P()),
+    case("0d-rpow", lambda a: 3**a, U()),
+    case("0d-exp", lambda a: a.exp(), U(), ref=np.exp),
+    case("0d-log", lambda a: a.log(), P(), ref=np.log),
+    case("0d-sigmoid", lambda a: a.sigmoid(), U(), ref=np_sigmoid),
+    case("0d-tanh", lambda a: a.tanh(), U(), ref=np.tanh),
+    case("0d-relu", lambda a: a.relu(), AWAY(), ref=lambda a: np.maximum(a, 0)),
+    case("0d-sum-keepdims", lambda a: a.sum(keepdims=True), U()),
+    case("0d-sum-axis-()", lambda a: a.sum(axis=()), U()),
+    case("0d-mean", lambda a: a.mean(), U()),
+    case("0d-mean-keepdims", lambda a: a.mean(keepdims=True), U()),
+    case("0d-max", lambda a: a.max(), U()),
+    case("0d-max-keepdims", lambda a: a.max(keepdims=True), U()),
+    case("0d-reshape-(1,1)", lambda a: a.reshape(1, 1), U()),
+    case("0d-reshape-(-1,)", lambda a: a.reshape(-1), U()),
+    case("0d-transpose", lambda a: a.transpose(), U()),
+    case("0d-T", lambda a: a.T, U()),
+    case("0d-getitem-()", lambda a: a[()], U()),
+    case("0d-getitem-None", lambda a: a[None], U()),
+    case("0d-getitem-ellipsis", lambda a: a[...], U()),
+    case("0d-getitem-true-mask", lambda a: a[np.array(True)], U()),
+    case("0d-matmul-via-1d", lambda a, b: a.reshape(1) @ b.reshape(1), U(), U()),
+    case("0d-l2_penalty", lambda w: l2_penalty([w], 0.5, 1), U(), ref=lambda w: 0.25 * w * w),
+    case("0d-softmax-of-one", lambda a: a.reshape(1).softmax(), U(), ref=lambda a: np.ones(1)),
+    # ------------------------------------------------------------------ empty (0, k) inputs
+    case("empty-add", lambda a, b: a + b, U(0, 3), U(0, 3)),
+    case("empty-add-(3,)-both-ways", lambda a, b: (a + b) + (b + a), U(0, 3), U(3)),
+    case("empty-sub-(1,3)-both-ways", lambda a, b: (a - b) - (b - a), U(0, 3), U(1, 3)),
+    case("empty-mul-0d-both-ways", lambda a, b: a * b + b * a, U(0, 3), U()),
+    case("empty-div-(3,)-both-ways", lambda a, b: a / b + b / (a + 3), P(0, 3), P(3)),
+    case("empty-(2,1)+(0,)", lambda a, b: a + b, U(2, 1), U(0)),
+    case("empty-(0,)*(2,1)", lambda a, b: a * b, U(0), U(2, 1)),
+    case("empty-neg", lambda a: -a, U(0, 3)),
+    case("empty-add-number", lambda a: 1 - a + 2.5, U(0, 3)),
+    case("empty-mul-array", lambda a: a * ROW, U(0, 3)),
+    case("empty-pow-3", lambda a: a**3, U(0, 3)),
+    case("empty-pow-0.5", lambda a: a**0.5, P(0, 3)),
+    case("empty-rpow", lambda a: 2**a, U(0, 3)),
+    case("empty-exp", lambda a: a.exp(), U(0, 3), ref=np.exp),
+    case("empty-log", lambda a: a.log(), P(0, 3), ref=np.log),
+    case("empty-sigmoid", lambda a: a.sigmoid(), U(0, 3), ref=np_sigmoid),
+    case("empty-tanh", lambda a: a.tanh(), U(0, 3), ref=np.tanh),
+    case("empty-relu", lambda a: a.relu(), U(0, 3), ref=lambda a: np.maximum(a, 0)),
+    case("empty-sum-all", lambda a: a.sum(), U(0, 3)),
+    case("empty-sum-axis0", lambda a: a.sum(axis=0), U(0, 3)),
+    case("empty-sum-axis1", lambda a: a.sum(axis=1), U(0, 3)),
+    case("empty-sum-keepdims", lambda a: a.sum(axis=0, keepdims=True), U(0, 3)),
+    case("empty-mean-all", lambda a: a.mean(), U(0, 3), marks=EMPTY_MEAN),
+    case("empty-mean-axis0", lambda a: a.mean(axis=0), U(0, 3), marks=EMPTY_MEAN),
+    case("empty-mean-axis1", lambda a: a.mean(axis=1), U(0, 3)),
+    case("empty-mean-axis1-keepdims", lambda a: a.mean(axis=1, keepdims=True), U(0, 3)),
+    case("empty-max-axis1", lambda a: a.max(axis=1), U(0, 3)),
+    case("empty-max-axis-1-keepdims", lambda a: a.max(axis=-1, keepdims=True), U(0, 3)),
+    case("empty-reshape-(3,0)", lambda a: a.reshape(3, 0), U(0, 3)),
+    case("empty-reshape-(-1,)", lambda a: a.reshape(-1), U(0, 3)),
+    case("empty-reshape-(-1,3)", lambda a: a.reshape(-1, 3), U(0, 3)),
+    case("empty-transpose", lambda a: a.transpose(), U(0, 3)),
+    case("empty-T", lambda a: a.T, U(0, 3)),
+    case("empty-getitem-slice", lambda a: a[:, 1:], U(0, 3)),
+    case("empty-getitem-column", lambda a: a[:, 1], U(0, 3)),
+    case("empty-getitem-empty-list", lambda a: a[[]], U(3, 2)),
+    case("empty-getitem-empty-int-array", lambda a: a[np.zeros(0, dtype=int)], U(0, 3)),
+    case("empty-getitem-false-mask", lambda a: a[np.zeros(3, dtype=bool)], U(3, 2)),
+    case("empty-getitem-empty-mask", lambda a: a[np.zeros(0, dtype=bool)], U(0, 3)),
+    case("empty-matmul-(0,3)@(3,4)", lambda a, b: a @ b, U(0, 3), U(3, 4)),
+    case("empty-matmul-(3,0)@(0,4)", lambda a, b: a @ b, U(3, 0), U(0, 4)),
+    case("empty-matmul-(2,3)@(3,0)", lambda a, b: a @ b, U(2, 3), U(3, 0)),
+    case("empty-matmul-1d@1d", lambda a, b: a @ b, U(0), U(0)),
+    case("empty-matmul-1d@2d", lambda a, b: a @ b, U(0), U(0, 4)),
+    case("empty-matmul-2d@1d", lambda a, b: a @ b, U(2, 0), U(0)),
+    case("empty-matmul-batch@2d", lambda a, b: a @ b, U(0, 2, 3), U(3, 4)),
+    case("empty-matmul-2d@batch", lambda a, b: a @ b, U(2, 3), U(0, 3, 4)),
+    case("empty-softmax", lambda a: a.softmax(), U(0, 3), ref=np_softmax),
+    case("empty-softmax-over-empty-axis", lambda a: a.softmax(), U(3, 0), ref=np_softmax),
+    case("empty-softmax-axis0", lambda a: a.softmax(axis=0), U(0, 3), ref=lambda a: a),
+    case("empty-log_softmax", lambda a: a.log_softmax(), U(0, 3), ref=np_log_softmax),
+    case(
+        "empty-log_softmax-over-empty-axis",
+        lambda a: a.log_softmax(axis=1),
+        U(3, 0),
+        ref=lambda a: a,
+    ),
+    case(
+        "empty-linear-rows",
+        lambda x, w, b: ops.Linear.apply(x, w, b),
+        U(0, 3),
+        U(3, 4),
+        U(4),
+        ref=lambda x, w, b: x @ w + b,
+    ),
+    case(
+        "empty-linear-features",
+        lambda x, w, b: ops.Linear.apply(x, w, b),
+        U(2, 0),
+        U(0, 4),
+        U(4),
+        ref=lambda x, w, b: x @ w + b,
+    ),
+    case("empty-linear-no-bias", lambda x, w: ops.Linear.apply(x, w), U(0, 3), U(3, 2)),
+    case(
+        "empty-l2_penalty",
+        lambda w, v: l2_penalty([w, v], 0.5, 2),
+        U(0, 3),
+        U(3, 2),
+        ref=lambda w, v: 0.125 * ((w * w).sum() + (v * v).sum()),
+    ),
     # ------------------------------------------------------------------ composites
     case(
         "mlp-layer",
@@ -321,6 +443,74 @@ def test_gradient_matches_numerical(fn, ref, inputs):
         assert t.grad is not None
         assert t.grad.shape == t.shape
         assert t.grad.dtype == t.dtype
+
+
+@pytest.mark.parametrize(("fn", "ref", "inputs"), CASES)
+def test_float32_inputs_get_float32_gradients(fn, ref, inputs):
+    arrays = _draw(inputs)
+    tensors = [Tensor(a.astype(np.float32), requires_grad=True) for a in arrays]
+    out = fn(*tensors)
+    expected = np.asarray(ref(*[a.astype(np.float32) for a in arrays]))
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.data, expected, rtol=2e-5, atol=1e-5)
+    out.backward(np.ones(out.shape, dtype=out.dtype))
+    for t in tensors:
+        assert t.grad.shape == t.shape
+        assert t.grad.dtype == np.float32
+
+
+# ----------------------------------------------------------------------------- clear errors
+
+# What has no value on 0-d or empty inputs raises an error naming the op (and the shape).
+ERRORS = [
+    ("matmul-0d", lambda: Tensor(2.0) @ Tensor(np.ones(2)), ValueError, r"^matmul: .*scalars"),
+    ("matmul-0d-right", lambda: Tensor(np.ones(2)) @ Tensor(2.0), ValueError, r"^matmul: "),
+    ("softmax-0d", lambda: Tensor(2.0).softmax(), ValueError, r"^softmax: .*scalar"),
+    ("log_softmax-0d", lambda: Tensor(2.0).log_softmax(), ValueError, r"^log_softmax: .*scalar"),
+    (
+        "cross-entropy-0d",
+        lambda: Tensor(2.0).softmax_cross_entropy([0]),
+        ValueError,
+        r"^softmax_cross_entropy: logits must be 2-D .*\(\)",
+    ),
+    (
+        "cross-entropy-no-rows",
+        lambda: Tensor(np.zeros((0, 3))).softmax_cross_entropy([]),
+        ValueError,
+        r"^softmax_cross_entropy: .*no rows",
+    ),
+    (
+        "cross-entropy-no-classes",
+        lambda: Tensor(np.zeros((2, 0))).softmax_cross_entropy([0, 0]),
+        ValueError,
+        r"^softmax_cross_entropy: targets must lie in \[0, 0\)",
+    ),
+    ("linear-0d", lambda: ops.Linear.apply(2.0, np.ones((1, 2))), ValueError, r"^linear: "),
+    ("max-empty-all", lambda: Tensor(np.zeros((0, 3))).max(), ValueError, r"^max: .*\(0, 3\)"),
+    (
+        "max-empty-axis",
+        lambda: Tensor(np.zeros((0, 3))).max(axis=0),
+        ValueError,
+        r"^max: cannot reduce an empty tensor of shape \(0, 3\) over axis 0",
+    ),
+    ("max-empty-1d", lambda: Tensor(np.zeros(0)).max(), ValueError, r"^max: "),
+    ("sum-0d-axis", lambda: Tensor(2.0).sum(axis=0), ValueError, r"^sum: .*out of range"),
+    ("mean-0d-axis", lambda: Tensor(2.0).mean(axis=-1), ValueError, r"^mean: .*out of range"),
+    ("max-0d-axis", lambda: Tensor(2.0).max(axis=0), ValueError, r"^max: .*out of range"),
+    ("transpose-0d-axes", lambda: Tensor(2.0).transpose((0,)), ValueError, r"^transpose: "),
+    ("reshape-0d", lambda: Tensor(2.0).reshape(2), ValueError, r"^reshape: .*\(\)"),
+    ("reshape-empty", lambda: Tensor(np.zeros((0, 3))).reshape(2), ValueError, r"^reshape: "),
+    ("getitem-0d-int", lambda: Tensor(2.0)[0], IndexError, r"^getitem: .*\(\)"),
+    ("getitem-empty-int", lambda: Tensor(np.zeros((0, 3)))[0], IndexError, r"^getitem: .*\(0, 3\)"),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "pattern"), [pytest.param(*e[1:], id=e[0]) for e in ERRORS]
+)
+def test_undefined_results_raise_naming_the_op(make, error, pattern):
+    with pytest.raises(error, match=pattern):
+        make()
 
 
 # ----------------------------------------------------------------------------- hand-checked
@@ -378,7 +568,9 @@ def _values(rng, shape, divisor):
 
 @settings(max_examples=40, deadline=None)
 @given(
-    shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3),
+    shapes=hnp.mutually_broadcastable_shapes(
+        num_shapes=2, min_dims=0, max_dims=3, min_side=0, max_side=3
+    ),
     op=st.sampled_from(sorted(BINARY)),
     sides=st.sampled_from(SIDES),
     seed=st.integers(0, 2**32 - 1),
@@ -409,7 +601,9 @@ def test_binary_ops_broadcast_any_compatible_shapes(shapes, op, sides, seed):
 
 @settings(max_examples=30, deadline=None)
 @given(
-    shapes=hnp.mutually_broadcastable_shapes(signature=np.matmul.signature, max_dims=2, max_side=3),
+    shapes=hnp.mutually_broadcastable_shapes(
+        signature=np.matmul.signature, max_dims=2, min_side=0, max_side=3
+    ),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_matmul_any_compatible_shapes(shapes, seed):
@@ -426,19 +620,78 @@ def test_matmul_any_compatible_shapes(shapes, seed):
     assert b.grad.shape == shape_b
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(
-    shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=4),
+    shape=hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=4),
     data=st.data(),
     keepdims=st.booleans(),
     seed=st.integers(0, 2**32 - 1),
 )
 def test_reductions_over_any_axis(shape, data, keepdims, seed):
-    axis = data.draw(st.sampled_from([None, *range(-len(shape), len(shape))]), label="axis")
+    axes = [None, *range(-len(shape), len(shape))]
+    if len(shape) >= 2:
+        axes.append((0, len(shape) - 1))
+    axis = data.draw(st.sampled_from(axes), label="axis")
     x = Tensor(DISTINCT(*shape)(np.random.default_rng(seed)), requires_grad=True)
+    reduced = range(len(shape)) if axis is None else np.atleast_1d(axis)
+    over_nothing = any(shape[a] == 0 for a in reduced)
     for name in ("sum", "mean", "max"):
-        out = getattr(x, name)(axis=axis, keepdims=keepdims)
-        expected = getattr(np, name)(x.data, axis=axis, keepdims=keepdims)
-        assert out.shape == np.shape(expected)
-        np.testing.assert_allclose(out.data, expected, rtol=1e-12)
-        assert gradcheck(lambda t, n=name: getattr(t, n)(axis=axis, keepdims=keepdims), x)
+        if name == "max" and over_nothing:  # numpy's rule: no maximum of no elements
+            with pytest.raises(ValueError, match=r"^max: cannot reduce an empty tensor"):
+                x.max(axis=axis, keepdims=keepdims)
+            continue
+        with warnings.catch_warnings():  # a mean over nothing is NaN with numpy's warning
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = getattr(x, name)(axis=axis, keepdims=keepdims)
+            expected = getattr(np, name)(x.data, axis=axis, keepdims=keepdims)
+            assert out.shape == np.shape(expected)
+            np.testing.assert_allclose(out.data, expected, rtol=1e-12)
+            assert gradcheck(lambda t, n=name: getattr(t, n)(axis=axis, keepdims=keepdims), x)
+
+
+# ------------------------------------------------------------------ methods on 0-d and empty
+
+
+def test_tensor_methods_on_a_0d_tensor():
+    t = Tensor(np.array(1.5), requires_grad=True, name="s")
+    assert t.shape == () and t.ndim == 0 and t.size == 1
+    assert t.item() == 1.5 and float(t) == 1.5 and bool(t) is True
+    assert t.numpy().shape == () and np.asarray(t).shape == ()
+    assert "1.5" in repr(t) and "'s'" in repr(t)
+    with pytest.raises(TypeError, match="0-d"):
+        len(t)
+    with pytest.raises(TypeError, match="0-d"):
+        list(t)
+    d = t.detach()
+    assert d.shape == () and not d.requires_grad and d.item() == 1.5
+    h = (t * 3).retain_grad()
+    y = h.exp()
+    y.backward()  # a 0-d tensor is one element: the seed is implicit
+    assert h.grad.shape == () and h.grad == pytest.approx(np.exp(4.5))
+    assert t.grad.shape == () and t.grad.dtype == np.float64
+    assert t.grad == pytest.approx(3 * np.exp(4.5))
+    t.zero_grad()
+    assert t.grad is None
+
+
+def test_tensor_methods_on_an_empty_tensor():
+    t = Tensor(np.zeros((0, 3)), requires_grad=True)
+    assert t.shape == (0, 3) and t.size == 0 and len(t) == 0 and list(t) == []
+    assert t.T.shape == (3, 0) and np.asarray(t).shape == (0, 3)
+    assert "(0, 3)" in repr(t) or "[]" in repr(t)
+    with pytest.raises(ValueError, match="0 elements"):
+        t.item()
+    with pytest.raises(ValueError, match="0 elements"):
+        float(t)
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(t)
+    y = (t * 2).retain_grad()
+    with pytest.raises(RuntimeError, match=r"one-element tensors, got shape \(0, 3\)"):
+        y.backward()
+    y.backward(np.zeros((0, 3)), retain_graph=True)
+    assert y.grad.shape == (0, 3) and t.grad.shape == (0, 3) and t.grad.dtype == np.float64
+    s = y.sum()
+    s.backward()  # the sum of nothing is a 0-d zero; its gradient flows to no element
+    assert s.item() == 0.0 and t.grad.shape == (0, 3)
+    d = t.detach()
+    assert d.shape == (0, 3) and d.is_leaf

@@ -260,9 +260,8 @@ def test_optimizer_trains_an_mlp_in_float32():
 
 @pytest.mark.parametrize("make", [lambda ps: SGD(ps, 0.1, 0.9), lambda ps: Adam(ps, 0.01)])
 def test_shared_buffer_and_per_parameter_paths_agree(make):
-    """Parameters are re-seated in one buffer for a fused update; when that link is broken
-    (a parameter's array replaced, or one without a grad) the per-parameter path gives the
-    same numbers."""
+    """Each parameter is updated in its own array; replacing one's array (``p.data = copy``)
+    between steps gives the same numbers as keeping it."""
     rng = np.random.default_rng(0)
     shapes = [(3, 4), (4,), (4, 2)]
     start = [rng.normal(size=s) for s in shapes]
@@ -271,7 +270,7 @@ def test_shared_buffer_and_per_parameter_paths_agree(make):
     for broken in (False, True):
         params = [tg.Tensor(a.copy(), requires_grad=True) for a in start]
         opt = make(params)
-        if broken:  # a fresh array: no longer a view of the optimizer's buffer
+        if broken:  # a fresh array, set after the optimizer was made
             params[1].data = params[1].data.copy()
         for step_grads in grads:
             for p, g in zip(params, step_grads):
@@ -280,3 +279,100 @@ def test_shared_buffer_and_per_parameter_paths_agree(make):
         results.append([p.data.copy() for p in params])
     for fused, separate in zip(*results):
         assert np.array_equal(fused, separate)
+
+
+# ----------------------------------------------------------------------------- issue 9 regressions
+# Each test below failed on the engine before the redesign (commit 0902d34).
+
+MAKERS = [lambda ps: SGD(ps, lr=0.1, momentum=0.9), lambda ps: Adam(ps, lr=0.01)]
+
+
+@pytest.mark.parametrize("make", MAKERS, ids=["SGD", "Adam"])
+def test_duplicate_parameters_raise_value_error(make):
+    w, b = _params()
+    with pytest.raises(ValueError, match="appears more than once"):
+        make([w, w])
+    with pytest.raises(ValueError, match="appears more than once"):
+        make([w, b, w])
+    named = tg.Tensor(np.zeros(2), requires_grad=True, name="fc1.weight")
+    with pytest.raises(ValueError, match="parameter 'fc1.weight' appears more than once"):
+        make([named, named])
+
+
+@pytest.mark.parametrize("make", MAKERS, ids=["SGD", "Adam"])
+def test_optimizer_made_between_forward_and_backward_gives_no_false_error(make):
+    w, b = _params()
+    loss = ((w - TW) ** 2 * CW).sum() * 0.5 + ((b - TB) ** 2 * CB).sum() * 0.5
+    opt = make([w, b])
+    loss.backward()  # no "modified in place" error: creating an optimizer changes nothing
+    gw, gb = _grads(W0, B0)
+    np.testing.assert_allclose(w.grad, gw, rtol=1e-12)
+    np.testing.assert_allclose(b.grad, gb, rtol=1e-12)
+    opt.step()
+    assert not np.allclose(w.data, W0)
+
+
+@pytest.mark.parametrize("n_params", [2, 60])
+@pytest.mark.parametrize("make", MAKERS, ids=["SGD", "Adam"])
+def test_parameters_keep_their_own_arrays(make, n_params):
+    rng = np.random.default_rng(0)
+    params = [tg.Tensor(rng.normal(size=(3, 2)), requires_grad=True) for _ in range(n_params)]
+    taken = [p.data for p in params]  # arrays the user holds before the optimizer exists
+    opt = make(params)
+    for step in range(3):
+        for p in params:
+            p.grad = np.full(p.shape, 0.5 + step)
+        opt.step()
+    for p, arr in zip(params, taken):
+        assert p.data is arr  # the same array, updated in place: it tracks the parameter
+        assert not np.allclose(arr, 0)
+    for i, p in enumerate(params):  # and no two parameters share memory
+        for q in params[i + 1 :]:
+            assert not np.shares_memory(p.data, q.data)
+
+
+# ----------------------------------------------------------------------------- steps while held
+
+
+@pytest.mark.parametrize("make", MAKERS, ids=["SGD", "Adam"])
+def test_step_while_a_stale_graph_is_alive_is_caught_at_its_backward(make):
+    w, b = _params()
+    opt = make([w, b])
+    stale = ((w - TW) ** 2).sum() + b.sum()
+    w.grad, b.grad = np.ones_like(W0), np.ones_like(B0)
+    opt.step()  # the owner may update a held parameter ...
+    with pytest.raises(RuntimeError, match="modified in place after the forward pass"):
+        stale.backward()  # ... and the old graph's backward refuses
+    del stale
+    w.data[0, 0] = 1.0  # nothing holds it any more
+
+
+def test_load_state_dict_while_held_is_caught_at_backward():
+    model = tg.nn.MLP([2, 3, 1], "tanh", rng=0)
+    state = tg.nn.MLP([2, 3, 1], "tanh", rng=1).state_dict()
+    loss = model(tg.Tensor(np.ones((4, 2)))).sum()
+    model.load_state_dict(state)
+    np.testing.assert_array_equal(model.fc1.weight.data, state["fc1.weight"])
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
+@pytest.mark.parametrize("make", MAKERS, ids=["SGD", "Adam"])
+def test_step_on_a_parameter_whose_array_another_graph_holds_raises_before_writing(make):
+    w, b = _params()
+    opt = make([w, b])
+    frozen = w.detach()  # shares w's array, used in a graph that is still alive
+    x = tg.Tensor(np.ones(3), requires_grad=True)
+    other = (x @ frozen).sum()
+    w.grad, b.grad = np.ones_like(W0), np.ones_like(B0)
+    state = [a.copy() for a in opt.state_dict().values() if isinstance(a, np.ndarray)]
+    with pytest.raises(RuntimeError, match=r"cannot be updated in place: .* held .* 'matmul'"):
+        opt.step()
+    np.testing.assert_array_equal(w.data, W0)  # not silently changed under `other`
+    after = [a for a in opt.state_dict().values() if isinstance(a, np.ndarray)]
+    for a, c in zip(state, after):  # and the optimizer's state is as it was
+        np.testing.assert_array_equal(a, c)
+    other.backward()
+    np.testing.assert_array_equal(x.grad, W0.sum(axis=1))
+    opt.step()  # that graph is done: the update goes through
+    assert not np.array_equal(w.data, W0)

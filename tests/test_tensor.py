@@ -1,7 +1,10 @@
 """Tensor: construction and dtype policy, attributes, operators, errors, float32 end to end."""
 
+import copy
 import operator
+import pickle
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -440,3 +443,288 @@ def test_plus_str_and_none_name_both_types():
         t + None
     with pytest.raises(TypeError, match=r"for -: 'NoneType' and 'Tensor'"):
         None - t
+
+
+# ----------------------------------------------------------------------------- issue 9 regressions
+# Each test below failed on the engine before the redesign (commit 0902d34).
+
+ROWS = np.arange(8.0).reshape(4, 2)
+MASK = np.array([True, False, True, False])
+
+
+@pytest.mark.parametrize(
+    "mask",
+    [Tensor(MASK), MASK, MASK.tolist()],
+    ids=["bool-tensor", "bool-array", "bool-list"],
+)
+def test_boolean_mask_index_selects_like_numpy(mask):
+    x = Tensor(ROWS, requires_grad=True)
+    out = x[mask]
+    np.testing.assert_array_equal(out.data, ROWS[MASK])  # rows 0 and 2, not rows [1, 0, 1, 0]
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, np.repeat(MASK[:, None], 2, axis=1).astype(float))
+
+
+def test_boolean_mask_tensor_inside_a_tuple_index_and_two_dimensional():
+    x = Tensor(ROWS, requires_grad=True)
+    np.testing.assert_array_equal(x[Tensor(MASK), 1].data, ROWS[MASK, 1])
+    grid = ROWS > 2.5
+    out = x[Tensor(grid)]
+    np.testing.assert_array_equal(out.data, ROWS[grid])
+    (out * out).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.where(grid, 2 * ROWS, 0.0))
+
+
+@pytest.mark.parametrize(
+    ("index", "shown"),
+    [
+        (Tensor([1.7]), "1.7"),
+        (Tensor(1.1), "1.1"),
+        (Tensor([0.0, 2.5]), "2.5"),
+        (Tensor(np.nan), "nan"),
+    ],
+    ids=["list-1.7", "0d-1.1", "second-of-two", "nan"],
+)
+def test_non_integer_float_index_raises_index_error_naming_the_value(index, shown):
+    x = Tensor(ROWS)
+    with pytest.raises(IndexError, match=rf"getitem: .*non-integer value .*{re.escape(shown)}"):
+        x[index]
+
+
+def test_integral_float_tensor_index_still_picks_those_rows():
+    x = Tensor(ROWS)
+    np.testing.assert_array_equal(x[Tensor(1.0)].data, ROWS[1])
+    np.testing.assert_array_equal(x[Tensor([3.0, 0.0])].data, ROWS[[3, 0]])
+
+
+def test_data_setter_casts_integers_to_the_tensor_float_dtype():
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    t.data = np.array([1, 2])
+    assert t.dtype == np.float32 and t.data.dtype == np.float32
+    np.testing.assert_array_equal((t * 0.5).data, [0.5, 1.0])  # not integer [0, 0]
+    (t * 0.5).sum().backward()
+    assert t.grad.dtype == np.float32
+    np.testing.assert_array_equal(t.grad, [0.5, 0.5])
+    d = Tensor(np.array([1.0, 2.0]))
+    d.data = np.array([0.25, 0.5], dtype=np.float32)
+    assert d.dtype == np.float64  # never changes a tensor's dtype
+    d.data = [True, False]
+    assert d.dtype == np.float64
+    np.testing.assert_array_equal(d.data, [1.0, 0.0])
+
+
+@pytest.mark.parametrize("value", [np.array(["a", "b"]), np.array([1j, 2j]), [object(), 1]])
+def test_data_setter_refuses_non_numeric_data(value):
+    t = Tensor([1.0, 2.0])
+    with pytest.raises(TypeError, match=r"data: cannot store .* in a float32 tensor"):
+        t.data = value
+    assert t.dtype == np.float32
+    np.testing.assert_array_equal(t.data, [1.0, 2.0])
+
+
+def test_sigmoid_of_a_0d_tensor():
+    x = Tensor(0.5, requires_grad=True)
+    y = x.sigmoid()
+    assert y.shape == () and y.dtype == np.float32
+    expected = 1 / (1 + np.exp(-0.5))
+    assert y.item() == pytest.approx(expected, rel=1e-6)
+    y.backward()
+    assert x.grad.shape == () and x.grad.dtype == np.float32
+    assert float(x.grad) == pytest.approx(expected * (1 - expected), rel=1e-6)
+
+
+def test_mean_of_empty_is_nan_with_numpy_warning():
+    x = Tensor(np.zeros((0, 3)), requires_grad=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = x.mean()
+        cols = x.mean(axis=0)
+    messages = [str(w.message) for w in caught if w.category is RuntimeWarning]
+    assert messages.count("Mean of empty slice") == 2, messages  # numpy's own warning
+    assert m.shape == () and np.isnan(m.item())
+    assert cols.shape == (3,) and np.all(np.isnan(cols.data))
+    rows = x.mean(axis=1)  # a mean over 3 elements for each of no rows: no warning
+    assert rows.shape == (0,)
+    m.backward()
+    assert x.grad.shape == (0, 3) and x.grad.dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("expr", "name"),
+    [
+        (lambda a, b: a - b, "sub"),
+        (lambda a, b: b - a, "sub"),
+        (lambda a, b: a.sub(b), "sub"),
+        (lambda a, b: a / b, "div"),
+        (lambda a, b: b / a, "div"),
+        (lambda a, b: a.div(b), "div"),
+    ],
+)
+def test_shape_errors_name_what_the_user_wrote(expr, name):
+    a = Tensor(np.ones((2, 3)), requires_grad=True)
+    b = Tensor(np.ones(4))
+    with pytest.raises(ValueError, match=rf"^{name}: shapes \(\d(, \d)?,?\) and \(\d(, \d)?,?\)"):
+        expr(a, b)
+
+
+def test_mean_and_softmax_errors_name_mean_and_softmax():
+    with pytest.raises(ValueError, match=r"^mean: .*axis 3 is out of range"):
+        Tensor(np.ones(2)).mean(axis=3)
+    with pytest.raises(ValueError, match=r"^softmax: needs at least one axis"):
+        Tensor(2.0).softmax()
+    with pytest.raises(ValueError, match=r"^softmax: .*axis 2 is out of range"):
+        Tensor(np.ones((2, 2))).softmax(axis=2)
+
+
+def test_anomaly_in_a_negation_names_neg():
+    x = Tensor(np.array([np.inf, 1.0]), requires_grad=True)
+    with tg.detect_anomaly(), pytest.raises(FloatingPointError, match=r"^neg: forward"):
+        _ = -x
+
+
+@pytest.mark.parametrize(
+    ("data", "truth"),
+    [([0.0], False), ([2.0], True), (0.0, False), (-1.0, True), ([[0.0]], False)],
+)
+def test_bool_of_one_element_tensor_is_its_truth_value(data, truth):
+    assert bool(Tensor(data)) is truth
+
+
+@pytest.mark.parametrize("data", [[0.0, 1.0], [[1.0, 1.0]], np.zeros((0, 2))])
+def test_bool_of_larger_or_empty_tensor_raises_like_numpy(data):
+    with pytest.raises(ValueError, match="ambiguous"):
+        bool(Tensor(data))
+
+
+def test_iterating_a_0d_tensor_raises_and_1d_yields_rows_in_the_graph():
+    with pytest.raises(TypeError, match="0-d"):
+        list(Tensor(5.0))
+    with pytest.raises(TypeError, match="0-d"):
+        iter(Tensor(5.0))
+    x = Tensor(ROWS, requires_grad=True)
+    rows = list(x)
+    assert len(rows) == 4 and all(isinstance(r, Tensor) and r.shape == (2,) for r in rows)
+    np.testing.assert_array_equal(rows[3].data, ROWS[3])
+    (rows[0] * 3 + rows[2]).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[3, 3], [0, 0], [1, 1], [0, 0]])
+
+
+def test_numpy_sees_a_tensor_as_its_values_not_an_object_array():
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    u = Tensor(np.array([3.0]))
+    arr = np.asarray(t)
+    assert type(arr) is np.ndarray and arr.dtype == np.float32
+    np.testing.assert_array_equal(arr, [1.0, 2.0])
+    both = np.concatenate([t, u])
+    assert both.dtype == np.float64  # numpy's promotion of float32 and float64, not object
+    np.testing.assert_array_equal(both, [1.0, 2.0, 3.0])
+    assert np.array(t, dtype=np.float64).dtype == np.float64
+    stacked = np.stack([Tensor(1.0), Tensor(2.0)])
+    assert stacked.dtype == np.float32 and stacked.shape == (2,)
+    assert float(Tensor([2.5])) == 2.5 and float(Tensor(np.array([[4.0]]))) == 4.0
+    with pytest.raises(ValueError, match="2 elements"):
+        float(Tensor([1.0, 2.0]))
+
+
+# ----------------------------------------------------------------------------- pickling, copying
+# Defects found by attacking the redesigned engine; each test failed before its fix.
+
+
+@pytest.mark.parametrize(
+    "copier",
+    [lambda t: pickle.loads(pickle.dumps(t)), copy.deepcopy],
+    ids=["pickle", "deepcopy"],
+)
+def test_a_copy_of_a_held_tensor_is_an_independent_writable_leaf(copier):
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True, name="w")
+    w.grad = np.array([0.5, 0.5])
+    loss = (w * w).sum()
+    c = copier(w)
+    assert c is not w and c.name == "w" and c.requires_grad and c.dtype == np.float64
+    np.testing.assert_array_equal(c.grad, [0.5, 0.5])
+    c.data[0] = 9.0  # not held: nothing of w's graph came along
+    c.data = c.data * 2
+    np.testing.assert_array_equal(w.data, [1.0, 2.0])
+    with pytest.raises(RuntimeError, match="held for backward"):
+        w.data[0] = 9.0  # the original is still held
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [2.5, 4.5])
+
+
+def test_results_pickle_as_leaves_without_their_graph():
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    h = (w * 3).retain_grad()  # retain_grad keeps a weak reference, which cannot pickle
+    c = pickle.loads(pickle.dumps(h))
+    assert c.is_leaf and c.op is None and c.requires_grad
+    np.testing.assert_array_equal(c.data, [3.0, 6.0])
+    for dtype in (np.bool_, np.int32, np.float32):
+        t = pickle.loads(pickle.dumps(Tensor([1, 0], dtype=dtype)))
+        assert t.dtype == dtype and not t.requires_grad
+
+
+def test_a_shallow_copy_shares_the_array():
+    t = Tensor(np.array([1.0, 2.0]))
+    c = copy.copy(t)
+    assert c is not t and np.shares_memory(c.data, t.data)
+
+
+def test_ops_refuse_to_be_pickled_or_copied_with_a_clear_error():
+    y = Tensor(np.array([1.0]), requires_grad=True) * 2
+    with pytest.raises(TypeError, match="cannot pickle or copy the op 'mul'"):
+        pickle.dumps(y.op)
+    with pytest.raises(TypeError, match="cannot pickle or copy the op 'mul'"):
+        copy.deepcopy(y.op)
+
+
+def test_a_module_deep_copied_while_held_trains_on_its_own():
+    model = tg.nn.MLP([2, 3, 1], "tanh", rng=0, dtype=np.float64)
+    x = Tensor(np.ones((4, 2)))
+    loss = model(x).sum()
+    twin = copy.deepcopy(model)
+    opt = tg.optim.SGD(twin.parameters(), lr=0.1)
+    twin(x).sum().backward()
+    opt.step()  # the copy's parameters are its own and writable
+    assert not np.array_equal(twin.fc1.weight.data, model.fc1.weight.data)
+    loss.backward()
+
+
+# ---------------------------------------------------------------------------- data setter, attacked
+
+
+def test_assigning_a_held_tensors_data_shares_its_array_and_stays_updatable():
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True, name="w")
+    u = Tensor(np.zeros(2), requires_grad=True, name="u")
+    loss = (w * w).sum()
+    u.data = w.data  # shares w's array, as the assignment says
+    assert np.shares_memory(u.data, w.data)
+    with pytest.raises(RuntimeError, match="'u' is held for backward by 'mul'"):
+        u.data[0] = 5.0
+    loss.backward()
+    u.grad = np.ones(2)
+    tg.optim.SGD([u], lr=0.5).step()  # not read-only forever
+    np.testing.assert_array_equal(w.data, [0.5, 1.5])
+
+
+def test_assigning_a_tensor_its_own_held_data_keeps_it_updatable():
+    w = Tensor(np.array([1.0, 2.0]), requires_grad=True)
+    loss = (w * w).sum()
+    w.data = w.data
+    w.data = w.numpy()
+    del loss
+    w.grad = np.ones(2)
+    tg.optim.SGD([w], lr=0.5).step()
+    np.testing.assert_array_equal(w.data, [0.5, 1.5])
+
+
+def test_assigning_a_read_only_array_stores_a_writable_copy():
+    frozen = np.array([1.0, 2.0])
+    frozen.flags.writeable = False
+    t = Tensor(np.zeros(2), requires_grad=True)
+    t.data = frozen
+    t.data[0] = 3.0
+    np.testing.assert_array_equal(frozen, [1.0, 2.0])
+    y = Tensor(np.array([1.0]), requires_grad=True).exp()
+    t2 = Tensor(np.zeros(1))
+    t2.data = np.asarray(y)  # read-only while y's graph is alive
+    t2.data[0] = 0.0
+    assert y.item() == pytest.approx(np.e)

@@ -201,6 +201,12 @@ class Function:
             with contextlib.suppress(Exception):  # at interpreter shutdown: nothing to free
                 self.let_go()
 
+    def __reduce__(self) -> tuple:
+        raise TypeError(
+            f"cannot pickle or copy the op '{self.name}': graphs are not saved; pickle "
+            "the tensors (each becomes a leaf) or their arrays"
+        )
+
     def __repr__(self) -> str:
         shapes = ", ".join(str(t.shape) for t in getattr(self, "inputs", ()))
         return f"<{self.name} ({shapes})>"
@@ -308,6 +314,15 @@ def run_backward(
     in-place-edit check (for replays where no user code runs between forward and backward).
     """
     root.op._grad_out = seed
+    try:
+        _walk(order, root, retain_graph, check)
+    except BaseException:
+        for fn in order:  # a failed pass leaves no half-summed gradients for the next one
+            fn._grad_out = None
+        raise
+
+
+def _walk(order: list[Function], root: Any, retain_graph: bool, check: bool) -> None:
     hooks = hooks_state.hooks
     edits = VersionClock.now if check else None
     for fn in reversed(order):

@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd, higher_order, ops
+from . import autograd, higher_order, holding, ops
 from .autograd import Function, _state
 from .creation import TensorCreation
+from .holding import ArrayHold, HeldArray
 from .hooks import VersionClock, hooks_state, stateful
 from .tensor_ops import TensorOps
 
@@ -58,7 +59,10 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     """Tensor data: float arrays keep their dtype, bool data stays a bool mask, other
     numbers become the default float dtype; ``dtype`` (float, integer or bool) forces one."""
     if isinstance(data, Tensor):
+        data._escape()
         data = data._data
+    elif isinstance(data, HeldArray):  # t.data of a held tensor: share t's own array
+        data = data.source if data.source is not None else np.array(data)
     if dtype is not None:
         dt = np.dtype(dtype)
         if dt.kind not in "fiub":
@@ -111,7 +115,9 @@ def _index_array(index: Any) -> Any:
             return data.astype(np.intp)
         return data
     if isinstance(index, list):
-        return np.asarray(index)
+        arr = np.asarray(index)
+        # numpy reads an empty list as no positions, but asarray makes it float
+        return arr.astype(np.intp) if arr.size == 0 and arr.dtype.kind == "f" else arr
     if isinstance(index, tuple):
         return tuple(_index_array(i) for i in index)
     return index
@@ -223,43 +229,6 @@ def composite(fn: Callable | None = None, *, name: str | None = None) -> Callabl
     return wrap(fn) if fn is not None else wrap
 
 
-# ----------------------------------------------------------------------------- held arrays
-
-
-class _HeldArray(np.ndarray):
-    """What ``.data`` and ``.numpy()`` hand out while a recorded op holds the tensor: a
-    read-only view whose writes raise an error naming the tensor and the op."""
-
-    message = "this array is held by a graph"
-
-    def __array_finalize__(self, obj: Any) -> None:
-        self.message = getattr(obj, "message", _HeldArray.message)
-
-    def __setitem__(self, index: Any, value: Any) -> None:
-        if not self.flags.writeable:
-            raise RuntimeError(self.message)
-        super().__setitem__(index, value)
-
-    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        out = kwargs.get("out")
-        if out:
-            for o in out:
-                if isinstance(o, _HeldArray) and not o.flags.writeable:
-                    raise RuntimeError(o.message)
-            kwargs["out"] = tuple(
-                o.view(np.ndarray) if isinstance(o, np.ndarray) else o for o in out
-            )
-        plain = tuple(x.view(np.ndarray) if isinstance(x, _HeldArray) else x for x in inputs)
-        return getattr(ufunc, method)(*plain, **kwargs)
-
-
-def _unlock(array: np.ndarray) -> None:
-    try:  # noqa: SIM105 (contextlib.suppress costs a microsecond on this per-step path)
-        array.flags.writeable = True
-    except ValueError:  # its base was locked meanwhile (another tensor's): leave it
-        pass
-
-
 # ----------------------------------------------------------------------------- Tensor
 
 
@@ -363,55 +332,90 @@ class Tensor(TensorOps, TensorCreation):
             result = cls._from_op(out, fn)
         else:
             result = cls._from_op(out, None)
+            if out.base is not None:  # a view (under no_grad): of an array a graph holds?
+                _hold_views(tensors, out)
         for hook in hooks_state.hooks:
             hook.on_forward(fn, tensors, settings, result)
         return result
 
     # ------------------------------------------------------------------ holding
     def _hold(self, op_name: str) -> None:
-        """A recorded op saved this leaf for backward: its array is read-only until released."""
+        """A recorded op saved this leaf for backward: its array is read-only until released
+        (counted per array, see ``holding.py``: tensors sharing it share the lock)."""
         holds = self._holds
         self._holds = holds + 1
         if holds == 0:
             self._holder = op_name
             data = self._data
-            if data.flags.writeable:
-                data.flags.writeable = False
+            if holding.lock(data, op_name):
                 self._locked = data
 
     def _unhold(self) -> None:
         holds = self._holds - 1
         self._holds = holds
         if holds == 0 and self._locked is not None:
-            _unlock(self._locked)
+            holding.unlock(self._locked, self._holder)
             self._locked = None
 
+    def _escape(self) -> None:
+        """This tensor's array is about to be shared outside the graph (``detach()``,
+        ``Tensor(t)``): while the op that made it can still run backward, lock it."""
+        op = self.op
+        if op is None or op._released or type(op._held) is not list:
+            return
+        data = self._data
+        if not any(type(h) is ArrayHold and h.array is data for h in op._held):  # once is enough
+            op._held.append(ArrayHold(data, op.name))
+
+    def _label(self) -> str:
+        return f"tensor '{self.name}'" if self.name else f"a tensor of shape {self.shape}"
+
     def _held_view(self) -> np.ndarray:
-        view = self._data.view(_HeldArray)
+        view = self._data.view(HeldArray)
         view.setflags(write=False)
-        label = f"tensor '{self.name}'" if self.name else f"a tensor of shape {self.shape}"
-        holder = getattr(self, "_holder", None) or (self.op.name if self.op else "an op")
+        view.source = self._data
+        if self._holds:
+            holder = getattr(self, "_holder", None)
+        elif self.op is not None and not self.op._released:
+            holder = self.op.name
+        else:  # its array is shared with a tensor that is held
+            holder = holding.holder(self._data)
         view.message = (
-            f"{label} is held for backward by '{holder}': writing into it now would make "
-            "the gradients wrong. Call backward() first, or write into a copy."
+            f"{self._label()} is held for backward by '{holder}': writing into it now would "
+            "make the gradients wrong. Call backward() first, or write into a copy."
         )
         return view
 
     def _begin_update(self) -> np.ndarray:
         """The array, writable, for an in-place update by its owner (an optimizer,
-        ``load_state_dict``); :meth:`_end_update` follows."""
-        if self._locked is not None:
-            _unlock(self._locked)
-        return self._data
+        ``load_state_dict``); :meth:`_end_update` follows. Held by this tensor's own graph
+        is fine (that graph's backward then refuses, by the version check); held through
+        another tensor sharing the array raises before anything is written, since that
+        graph's gradients would silently change."""
+        data = self._data
+        locked = self._locked
+        if locked is not None and not holding.shared(locked):
+            locked.setflags(write=True)  # held by our own graph only: its backward will refuse
+            if locked is data:
+                return data
+        if id(data) in holding.locks:
+            raise RuntimeError(
+                f"{self._label()} cannot be updated in place: its array is held for backward "
+                f"by '{holding.holder(data)}' through a tensor sharing it; run that backward() "
+                "or drop that graph first"
+            )
+        return data
 
     def _end_update(self, version: int) -> None:
         """Lock again if held, and record the edit: backward through an older graph raises."""
         if self._locked is not None:
-            self._locked.flags.writeable = False
+            self._locked.setflags(write=False)
         self._version = version
 
     def _is_held(self) -> bool:
-        return self._holds > 0 or (self.op is not None and not self.op._released)
+        if self._holds > 0 or (self.op is not None and not self.op._released):
+            return True
+        return id(self._data) in holding.locks
 
     # ------------------------------------------------------------------ attributes
     @property
@@ -421,7 +425,8 @@ class Tensor(TensorOps, TensorCreation):
         While a recorded op holds the tensor for backward the array is read-only, and a
         write raises an error naming the tensor and the op. Assigning ``t.data = x``
         casts ``x`` to the tensor's dtype and counts as an in-place change: backward
-        through a graph made before it raises.
+        through a graph made before it raises. A read-only ``x`` is copied, so that the
+        tensor's owner (an optimizer) can still update it in place.
         """
         return self._held_view() if self._is_held() else self._data
 
@@ -429,13 +434,17 @@ class Tensor(TensorOps, TensorCreation):
     def data(self, value: Any) -> None:
         for hook in hooks_state.hooks:
             hook.on_write(self)
-        arr = np.asarray(value.view(np.ndarray) if isinstance(value, _HeldArray) else value)
+        if isinstance(value, HeldArray):  # u.data = t.data while t is held: share t's array
+            value = value.source if value.source is not None else np.array(value)
+        arr = np.asarray(value)
         if arr.dtype != self._data.dtype:
             if arr.dtype.kind not in "biuf":
                 raise TypeError(
                     f"data: cannot store {arr.dtype} values in a {self._data.dtype} tensor"
                 )
             arr = arr.astype(self._data.dtype)
+        elif not arr.flags.writeable and id(arr) not in holding.locks:
+            arr = arr.copy()
         self._data = arr
         self._version = VersionClock.tick()
 
@@ -491,10 +500,22 @@ class Tensor(TensorOps, TensorCreation):
         return float(self.item())
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        """numpy sees the values (``np.asarray(t)``); the result is outside the graph."""
+        """numpy sees the values (``np.asarray(t)``); the result is outside the graph.
+        While the op that made this tensor can still run backward it is a read-only view."""
         if copy:
             return np.array(self._data, dtype=dtype, copy=True)
-        return self._data if dtype is None else self._data.astype(dtype, copy=False)
+        data = self._data
+        if dtype is not None and np.dtype(dtype) != data.dtype:
+            return data.astype(dtype)
+        if self.op is not None and not self.op._released:
+            data = data.view()
+            data.flags.writeable = False
+        return data
+
+    def __reduce__(self) -> tuple:
+        """Pickled and copied as a leaf: values, dtype, ``requires_grad``, name and grad.
+        The graph is not kept (nor whether a graph holds the tensor)."""
+        return _rebuild, (self._data, self.requires_grad, self.name, self.grad)
 
     def __repr__(self) -> str:
         body = np.array2string(self._data, separator=", ", threshold=20, precision=4)
@@ -521,7 +542,9 @@ class Tensor(TensorOps, TensorCreation):
         return self._data.item()
 
     def detach(self) -> Tensor:
-        """A new leaf sharing this data, cut from the graph."""
+        """A new leaf sharing this data, cut from the graph (read-only while this tensor's
+        graph can still run backward through it)."""
+        self._escape()
         return Tensor(self._data, name=self.name)
 
     def retain_grad(self) -> Tensor:
@@ -693,6 +716,24 @@ class Tensor(TensorOps, TensorCreation):
         if isinstance(base, Number) and not isinstance(base, (bool, np.generic)):
             return ops.NumberPow.apply(self, base=base)  # a Python number: x's dtype
         return ops.Power.apply(base, self) if _is_operand(base) else NotImplemented
+
+
+def _hold_views(tensors: tuple, view: np.ndarray) -> None:
+    """``view`` (an unrecorded op's result) shares memory with the array of an input that a
+    live graph made: lock it until that graph's op lets go, as ``detach()`` does."""
+    base = view.base
+    for t in tensors:
+        op = t.op
+        live = op is not None and not op._released and type(op._held) is list
+        if live and (t._data is base or t._data.base is base):
+            op._held.append(ArrayHold(view, op.name))
+
+
+def _rebuild(data: np.ndarray, requires_grad: bool, name: str | None, grad: Any) -> Tensor:
+    """Unpickle a Tensor (see ``Tensor.__reduce__``)."""
+    t = Tensor(data, requires_grad=requires_grad, dtype=data.dtype, name=name)
+    t.grad = grad
+    return t
 
 
 def _shape_error(name: str, tensors: tuple, err: ValueError) -> ValueError:

@@ -129,19 +129,25 @@ class Relu(Function):
 
 
 def _log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
-    """x - logsumexp(x), with the max subtracted first so exp never overflows."""
-    shifted = x - np.max(x, axis=axis, keepdims=True)
+    """x - logsumexp(x), with the max subtracted first so exp never overflows (the
+    ``initial`` lets an axis of length 0 give an empty result instead of an error)."""
+    shifted = x - np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+    if shifted.size == 0:  # nothing to normalise (the log of empty sums would warn)
+        return shifted
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 class Softmax(Function):
-    """y = e^x / sum(e^x) (max subtracted first). Rule: dx = y * (dy - sum(dy * y))."""
+    """y = e^x / sum(e^x) (max subtracted first). Rule: dx = y * (dy - sum(dy * y)).
+
+    Over an axis of length 0 the result is empty, as in PyTorch.
+    """
 
     def forward(self, x, axis=-1):
         if x.ndim == 0:
             raise ValueError("softmax: needs at least one axis, got a scalar")
         self.axis = _normalize_axes(axis, x.ndim)[0]
-        e = np.exp(x - np.max(x, axis=self.axis, keepdims=True))
+        e = np.exp(x - np.max(x, axis=self.axis, keepdims=True, initial=-np.inf))
         e /= np.sum(e, axis=self.axis, keepdims=True)
         self.y = e
         return e

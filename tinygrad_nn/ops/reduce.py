@@ -92,14 +92,18 @@ class Mean(Function):
 
 class Max(Function):
     """Values of the maximum; at ties the gradient is split evenly among the maxima.
+    Reducing an axis of length 0 raises (numpy's rule); other axes may be empty.
 
     Rule: dx = dy at the maximum (shared evenly at ties), 0 elsewhere.
     """
 
     def forward(self, x, axis=None, keepdims=False):
-        if x.size == 0:
-            raise ValueError(f"max: cannot reduce an empty tensor of shape {x.shape}")
         self.axes = _normalize_axes(axis, x.ndim)
+        for a in self.axes:  # as numpy: a maximum over no elements does not exist
+            if x.shape[a] == 0:
+                raise ValueError(
+                    f"max: cannot reduce an empty tensor of shape {x.shape} over axis {a}"
+                )
         self.keepdims = keepdims
         self.x = x
         self.m = np.max(x, axis=self.axes, keepdims=True)

@@ -95,6 +95,13 @@ def _is_basic_index(index) -> bool:
     return all(isinstance(i, (int, np.integer, slice)) or i is None or i is Ellipsis for i in items)
 
 
+def _copy_arrays(index):
+    """The index with every array in it copied (the caller may change its own later)."""
+    if isinstance(index, tuple):
+        return tuple(_copy_arrays(i) for i in index)
+    return np.array(index) if isinstance(index, np.ndarray) else index
+
+
 class GetItem(Function):
     """x[index]; for integer-array indices repeated elements get their gradients summed.
 
@@ -104,6 +111,8 @@ class GetItem(Function):
     name = "getitem"
 
     def forward(self, x, index):
+        if not _is_basic_index(index):  # backward needs these positions as they are now
+            index = _copy_arrays(index)
         self.shape, self.dtype, self.index = x.shape, x.dtype, index
         try:
             return x[index]
