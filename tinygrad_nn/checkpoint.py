@@ -24,7 +24,16 @@ import numpy as np
 
 from .archive import CheckpointError, read_file, write_file
 
-__all__ = ["generator_from_state", "generator_state", "resume", "run_settings", "save_checkpoint"]
+__all__ = [
+    "generator_from_state",
+    "generator_state",
+    "model_arrays",
+    "restore_training_state",
+    "resume",
+    "run_settings",
+    "save_checkpoint",
+    "training_state",
+]
 
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 _MISSING = object()
@@ -141,19 +150,39 @@ def run_settings(
     return json.loads(json.dumps(settings, default=_plain))
 
 
-def save_checkpoint(path, model, optimizer, rng, history, epoch, settings) -> None:
-    """Write the model, optimizer, random state, history, epoch and settings to ``path``."""
+def training_state(model: Any, optimizer: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """A model and its optimizer for a file: the arrays (``model:<name>``, ``optim:<key>``)
+    and the optimizer's other settings as JSON (``{"optimizer": {...}}``)."""
     arrays = {f"model:{k}": v for k, v in model.state_dict().items()}
     opt_state = optimizer.state_dict()
     arrays.update({f"optim:{k}": v for k, v in opt_state.items() if isinstance(v, np.ndarray)})
-    meta = {
-        "kind": "checkpoint",
-        "epoch": epoch,
-        "settings": settings,
-        "optimizer": {k: v for k, v in opt_state.items() if not isinstance(v, np.ndarray)},
-        "rng": generator_state(rng),
-        "history": history.to_dict(),
-    }
+    settings = {k: v for k, v in opt_state.items() if not isinstance(v, np.ndarray)}
+    return arrays, {"optimizer": settings}
+
+
+def model_arrays(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The model's state dict inside arrays written by :func:`training_state`."""
+    return {k[6:]: v for k, v in arrays.items() if k.startswith("model:")}
+
+
+def restore_training_state(arrays: dict, meta: dict, model: Any, optimizer: Any) -> None:
+    """Load what :func:`training_state` wrote back into ``model`` and ``optimizer``."""
+    model.load_state_dict(model_arrays(arrays))
+    opt_state = dict(meta["optimizer"])
+    opt_state.update({k[6:]: v for k, v in arrays.items() if k.startswith("optim:")})
+    optimizer.load_state_dict(opt_state)
+
+
+def save_checkpoint(path, model, optimizer, rng, history, epoch, settings) -> None:
+    """Write the model, optimizer, random state, history, epoch and settings to ``path``."""
+    arrays, meta = training_state(model, optimizer)
+    meta.update(
+        kind="checkpoint",
+        epoch=epoch,
+        settings=settings,
+        rng=generator_state(rng),
+        history=history.to_dict(),
+    )
     write_file(path, arrays, meta)
 
 
@@ -203,10 +232,7 @@ def resume(path: str | Path, model: Any, optimizer: Any, settings: dict[str, Any
         raise CheckpointError(path, f"records an invalid epoch {done!r:.40}")
     check_settings(path, meta.get("settings"), settings, done)
     try:
-        model.load_state_dict({k[6:]: v for k, v in arrays.items() if k.startswith("model:")})
-        opt_state = dict(meta["optimizer"])
-        opt_state.update({k[6:]: v for k, v in arrays.items() if k.startswith("optim:")})
-        optimizer.load_state_dict(opt_state)
+        restore_training_state(arrays, meta, model, optimizer)
         rng = generator_from_state(meta["rng"])
         history = {str(k): [float(x) for x in v] for k, v in dict(meta["history"]).items()}
     except KeyError as err:

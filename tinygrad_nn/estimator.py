@@ -20,10 +20,18 @@ from sklearn.exceptions import ConvergenceWarning  # noqa: E402
 from sklearn.utils.multiclass import check_classification_targets  # noqa: E402
 from sklearn.utils.validation import check_is_fitted, validate_data  # noqa: E402
 
-from .checkpoint import generator_from_state, generator_state  # noqa: E402
+from .autograd import no_grad  # noqa: E402
+from .checkpoint import (  # noqa: E402
+    generator_from_state,
+    generator_state,
+    model_arrays,
+    restore_training_state,
+    training_state,
+)
 from .nn import MLP  # noqa: E402
 from .optim import SGD, Adam, Optimizer  # noqa: E402
 from .serialize import shape_mismatch  # noqa: E402
+from .tensor import Tensor  # noqa: E402
 from .train import predict, train_epoch, training_step  # noqa: E402
 
 __all__ = ["MLPClassifier"]
@@ -260,9 +268,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         """Class probabilities (n_samples, n_classes), columns in the order of ``classes_``."""
         check_is_fitted(self)
         outputs = predict(self.model_, self._validate_X(X, reset=False)).astype(np.float64)
-        shifted = outputs - outputs.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
-        return e / e.sum(axis=1, keepdims=True)
+        with no_grad():
+            return Tensor(outputs).softmax(axis=1).numpy()
 
     def predict(self, X: Any) -> np.ndarray:
         """The most probable class label for each row of X."""
@@ -276,9 +283,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         optimizer's state and the random generator's state, so that training goes on after
         ``load`` exactly as it would have without saving."""
         check_is_fitted(self)
-        arrays = {f"model:{k}": v for k, v in self.model_.state_dict().items()}
-        opt_state = self._optimizer.state_dict()
-        arrays.update({f"optim:{k}": v for k, v in opt_state.items() if isinstance(v, np.ndarray)})
+        arrays, saved = training_state(self.model_, self._optimizer)
         classes = np.asarray(self.classes_)
         if classes.dtype == object:
             classes = classes.astype(str)
@@ -300,7 +305,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             "loss_curve": [float(v) for v in self.loss_curve_],
             "validation_scores": self.validation_scores_,
             "best_validation_score": self.best_validation_score_,
-            "optimizer": {k: v for k, v in opt_state.items() if not isinstance(v, np.ndarray)},
+            "optimizer": saved["optimizer"],
             "rng": generator_state(self._rng),
             "random_state_is_generator": shared,
         }
@@ -328,17 +333,15 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(f"hidden_layer_sizes should be a list, got {hidden!r:.40}")
         n_features = meta["n_features_in"]
         expected = MLP.state_shapes({"sizes": [n_features, *hidden, len(classes)]})
-        model_arrays = {k[6:]: v for k, v in arrays.items() if k.startswith("model:")}
-        reason = shape_mismatch(expected, model_arrays)
+        reason = shape_mismatch(expected, model_arrays(arrays))
         if reason:
             raise ValueError(reason)
         est.n_features_in_ = n_features
         est._initialize(n_features, classes)
-        est.model_.load_state_dict(model_arrays)
-        if "optimizer" in meta:  # older files kept no optimizer or generator state
-            opt_state = dict(meta["optimizer"])
-            opt_state.update({k[6:]: v for k, v in arrays.items() if k.startswith("optim:")})
-            est._optimizer.load_state_dict(opt_state)
+        if "optimizer" not in meta:  # older files kept no optimizer or generator state
+            est.model_.load_state_dict(model_arrays(arrays))
+        else:
+            restore_training_state(arrays, meta, est.model_, est._optimizer)
             est._rng = generator_from_state(meta["rng"])
             if meta.get("random_state_is_generator"):
                 est.random_state = est._rng
