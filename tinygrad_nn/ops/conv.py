@@ -32,7 +32,12 @@ def pair(value, what: str, op: str, minimum: int) -> tuple[int, int]:
 
 
 class _Geometry:
-    """Kernel, stride, padding and dilation of a windowed op on an input of ``shape``."""
+    """Kernel, stride, padding and dilation of a windowed op on an input of ``shape``.
+
+    Internally channels come last: windows are cut from x seen as (N, H, W, C), so the
+    copies below move runs of C contiguous values (the outputs are (N, OH, OW, C) arrays
+    handed out as transposed (N, C, OH, OW) views, so the next op finds channels last too).
+    """
 
     def __init__(self, op, shape, kernel, stride, padding, dilation) -> None:
         if len(shape) != 4:
@@ -50,25 +55,24 @@ class _Geometry:
                 f"{op}: input of shape {shape} with padding {self.padding} is smaller than "
                 f"the kernel {self.kernel} (extent {self.reach} with dilation {self.dilation})"
             )
-        sh, sw = self.stride
-        self.out = (
-            (self.padded[0] - self.reach[0]) // sh + 1,
-            (self.padded[1] - self.reach[1]) // sw + 1,
-        )
+        (sh, sw), (hp, wp) = self.stride, self.padded
+        self.out = ((hp - self.reach[0]) // sh + 1, (wp - self.reach[1]) // sw + 1)
 
     def windows(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
-        """The (N, C, OH, OW, kh, kw) windows of ``x``: a view; only padding copies ``x``."""
+        """The (N, OH, OW, C, kh, kw) windows of ``x``: a view; only padding copies ``x``."""
         (ph, pw), (sh, sw), (dh, dw) = self.padding, self.stride, self.dilation
+        xl = x.transpose(0, 2, 3, 1)
         if ph or pw:
             n, c, h, w = x.shape
-            xp = np.full((n, c, *self.padded), fill, dtype=x.dtype)
-            xp[:, :, ph : ph + h, pw : pw + w] = x
-            x = xp
-        return sliding_window_view(x, self.reach, axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
+            xp = np.full((n, *self.padded, c), fill, dtype=x.dtype)
+            xp[:, ph : ph + h, pw : pw + w] = xl
+            xl = xp
+        return sliding_window_view(xl, self.reach, axis=(1, 2))[:, ::sh, ::sw, :, ::dh, ::dw]
 
-    def add_windows(self, dwin: np.ndarray, dtype) -> np.ndarray:
-        """The adjoint of :meth:`windows`: window gradients (N, C, OH, OW, kh, kw) summed
-        onto an input-shaped array, one strided add per kernel position."""
+    def add_windows(self, part, dtype) -> np.ndarray:
+        """The adjoint of :meth:`windows`: ``part(p, q)``, the (N, OH, OW, C) gradient of
+        the window elements at kernel position (p, q), summed onto an input-shaped array
+        with one strided add per kernel position."""
         n, c, h, w = self.shape
         (kh, kw), (ph, pw), (sh, sw), (dh, dw) = (
             self.kernel,
@@ -77,27 +81,48 @@ class _Geometry:
             self.dilation,
         )
         oh, ow = self.out
-        dxp = np.zeros((n, c, *self.padded), dtype=dtype)
+        dxp = np.zeros((n, *self.padded, c), dtype=dtype)
         for p in range(kh):
             rows = slice(p * dh, p * dh + sh * (oh - 1) + 1, sh)
             for q in range(kw):
-                dxp[:, :, rows, q * dw : q * dw + sw * (ow - 1) + 1 : sw] += dwin[..., p, q]
-        return dxp[:, :, ph : ph + h, pw : pw + w] if ph or pw else dxp
+                dxp[:, rows, q * dw : q * dw + sw * (ow - 1) + 1 : sw] += part(p, q)
+        if ph or pw:
+            dxp = dxp[:, ph : ph + h, pw : pw + w]
+        return dxp.transpose(0, 3, 1, 2)
+
+
+def _im2col(win: np.ndarray, groups: int) -> np.ndarray:
+    """Windows (N, OH, OW, C, kh, kw) copied into rows (N OH OW, C kh kw), the columns of
+    each row ordered (group, p, q, channel in group): one copy moving runs of channels."""
+    n, oh, ow, c, kh, kw = win.shape
+    per = win.reshape(n, oh, ow, groups, c // groups, kh, kw).transpose(0, 1, 2, 3, 5, 6, 4)
+    return per.reshape(n * oh * ow, c * kh * kw)
+
+
+def _times(cols: np.ndarray, wk: np.ndarray) -> np.ndarray:
+    """Rows (R, G K) times the per-group matrices wk (G, M, K): (R, G M)."""
+    groups, m, k = wk.shape
+    if groups == 1:
+        return cols @ wk[0].T
+    per = cols.reshape(len(cols), groups, k).transpose(1, 0, 2)  # (G, R, K)
+    return np.matmul(per, wk.transpose(0, 2, 1)).transpose(1, 0, 2).reshape(len(cols), groups * m)
 
 
 class Conv2d(Function):
-    """Cross-correlation of x (N, C, H, W) with w (O, C / groups, kh, kw), plus b (O,).
+    """Cross-correlation of x (N, C, H, W) with w (O, C / G, kh, kw), plus b (O,); G groups.
 
     out[n, o, i, j] = b[o] + sum_{c, p, q} w[o, c, p, q] x_pad[n, g(o) C/G + c,
-    i s_h + p d_h, j s_w + q d_w]; output (N, O, OH, OW), a transposed view of an
-    (N, OH, OW, O) array. im2col: the windows are copied once into ``cols`` (N OH OW,
-    C kh kw) and multiplied by w as a (C kh kw, O) matrix (per group when ``groups`` > 1).
+    i s_h + p d_h, j s_w + q d_w], output (N, O, OH, OW). im2col: the windows are copied
+    once into rows ``cols`` (N OH OW, C kh kw) and multiplied by w as a (C kh kw, O)
+    matrix (per group). dW = dY^T cols. dx is itself a convolution: the output gradient,
+    spread out by the stride and padded by the kernel's extent, correlated with the
+    flipped kernel (dx_pad[u] = sum_p dY_spread[u - p d] w[p]), again as rows times a
+    matrix, so no scatter of the windows back onto the input is needed.
 
     Allocates: forward, the padded input (only when ``padding`` > 0), ``cols`` (kept for
-    dW, dropped when w needs no gradient) and the output; backward, dW = dY^T cols and
-    db, and for dx the column gradient dY W (the size of ``cols``) and the padded input
-    gradient it is summed into. The output gradient is copied to rows only when it is not
-    already laid out as (N, OH, OW, O) in memory.
+    dW; not kept when w needs no gradient), w reordered and the output; backward, dW, db,
+    and for dx the spread-out gradient (N, H + 2 p_h + d_h (kh - 1), ..., O), its rows
+    (N H W, O kh kw) and dx (N, C, H, W).
     """
 
     def forward(self, x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
@@ -110,7 +135,7 @@ class Conv2d(Function):
         if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
             raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
         n, c = x.shape[:2]
-        o, cg = w.shape[:2]
+        o, cg, kh, kw = w.shape
         if c != cg * groups or o % groups:
             raise ValueError(
                 f"conv2d: input {x.shape} and weight {w.shape} do not fit with groups={groups} "
@@ -119,47 +144,53 @@ class Conv2d(Function):
             )
         if b is not None and b.shape != (o,):
             raise ValueError(f"conv2d: bias of shape {b.shape} for weight {w.shape}: need ({o},)")
-        (oh, ow), rows, k = geo.out, n * geo.out[0] * geo.out[1], w[0].size
-        cols = geo.windows(x).transpose(0, 2, 3, 1, 4, 5).reshape(rows, k * groups)  # a copy
-        if groups == 1:
-            out = cols @ w.reshape(o, k).T
-        else:
-            per = cols.reshape(rows, groups, k).transpose(1, 0, 2)  # (G, rows, C/G kh kw)
-            out = np.matmul(per, w.reshape(groups, o // groups, k).transpose(0, 2, 1))
-            out = out.transpose(1, 0, 2).reshape(rows, o)
+        cols = _im2col(geo.windows(x), groups)
+        # w as (G, O/G, kh kw C/G): the column order of cols
+        wg = w.reshape(groups, o // groups, cg, kh, kw)
+        out = _times(cols, wg.transpose(0, 1, 3, 4, 2).reshape(groups, o // groups, -1))
         if b is not None:
             out = out + b if np.result_type(out, b) != out.dtype else _add_inplace(out, b)
         need = getattr(self, "needs_input_grad", (True, True))
         self.cols = cols if need[1] else None
         self.w, self.geo, self.groups, self.x_dtype = w, geo, groups, x.dtype
-        return out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)
+        return out.reshape(n, *geo.out, o).transpose(0, 3, 1, 2)
 
     def backward(self, grad):
-        need, w, geo, groups = self.needs_input_grad, self.w, self.geo, self.groups
-        n, o, oh, ow = grad.shape
-        g = grad.transpose(0, 2, 3, 1).reshape(-1, o)  # (N OH OW, O) rows
+        need, w, groups = self.needs_input_grad, self.w, self.groups
+        o, cg, kh, kw = w.shape
+        g = grad.transpose(0, 2, 3, 1).reshape(-1, o)  # (N OH OW, O): a view if channels last
         gx = gw = gb = None
-        k = w[0].size
         if need[1]:
+            k = cg * kh * kw
             if groups == 1:
-                gw = (g.T @ self.cols).reshape(w.shape)
+                gw = g.T @ self.cols
             else:
                 per = self.cols.reshape(len(g), groups, k).transpose(1, 0, 2)
                 gw = np.matmul(g.reshape(-1, groups, o // groups).transpose(1, 2, 0), per)
-                gw = gw.reshape(w.shape)
+            gw = gw.reshape(o, kh, kw, cg).transpose(0, 3, 1, 2)
         if len(need) == 3 and need[2]:
-            gb = g.sum(axis=0)
+            gb = np.ones(len(g), dtype=g.dtype) @ g  # column sums as one matrix-vector product
         if need[0]:
-            if groups == 1:
-                dcols = g @ w.reshape(o, k)
-            else:
-                wg = w.reshape(groups, o // groups, k)
-                dcols = np.matmul(g.reshape(-1, groups, o // groups).transpose(1, 0, 2), wg)
-                dcols = dcols.transpose(1, 0, 2)
-            kh, kw = geo.kernel
-            dwin = dcols.reshape(n, oh, ow, geo.shape[1], kh, kw).transpose(0, 3, 1, 2, 4, 5)
-            gx = geo.add_windows(dwin, np.result_type(self.x_dtype, grad.dtype))
+            gx = self._input_grad(grad, np.result_type(self.x_dtype, grad.dtype))
         return (gx, gw) if len(need) == 2 else (gx, gw, gb)
+
+    def _input_grad(self, grad: np.ndarray, dtype) -> np.ndarray:
+        w, geo, groups = self.w, self.geo, self.groups
+        n, c, h, wd = geo.shape
+        o, cg, kh, kw = w.shape
+        (oh, ow), (sh, sw), (ph, pw), (dh, dw) = geo.out, geo.stride, geo.padding, geo.dilation
+        eh, ew = dh * (kh - 1), dw * (kw - 1)  # the kernel's extent minus one
+        spread = np.zeros((n, geo.padded[0] + eh, geo.padded[1] + ew, o), dtype=grad.dtype)
+        spread[:, eh : eh + sh * (oh - 1) + 1 : sh, ew : ew + sw * (ow - 1) + 1 : sw] = (
+            grad.transpose(0, 2, 3, 1)
+        )
+        spread = spread[:, ph : ph + h + eh, pw : pw + wd + ew]
+        win = sliding_window_view(spread, (eh + 1, ew + 1), axis=(1, 2))[..., ::dh, ::dw]
+        # flipped kernel per group, (G, C/G, kh kw O/G) in the column order of the rows
+        flipped = w.reshape(groups, o // groups, cg, kh, kw)[:, :, :, ::-1, ::-1]
+        flipped = flipped.transpose(0, 2, 3, 4, 1).reshape(groups, cg, -1)
+        gx = _times(_im2col(win, groups), flipped).reshape(n, h, wd, c)
+        return gx.transpose(0, 3, 1, 2).astype(dtype, copy=False)
 
 
 def _add_inplace(out: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -184,8 +215,8 @@ class MaxPool2d(Function):
     overlapping windows gets the sum of their gradients.
 
     Allocates: forward, the padded input (only with padding), the windows as rows
-    (N, C, OH, OW, kh kw), the index of each maximum and the output; backward, the window
-    gradients (that same size) and the padded input gradient.
+    (N, OH, OW, C, kh kw), the index of each maximum and the output; backward, one
+    output-sized mask product per kernel position and the padded input gradient.
     """
 
     name = "max_pool2d"
@@ -195,16 +226,22 @@ class MaxPool2d(Function):
         _check_pool_padding("max_pool2d", geo)
         low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         win = geo.windows(x, low)
-        flat = win.reshape(*win.shape[:4], win.shape[4] * win.shape[5])  # a copy
-        self.index = flat.argmax(axis=-1)[..., None]
-        self.geo, self.dtype = geo, x.dtype
-        return np.take_along_axis(flat, self.index, axis=-1)[..., 0]
+        kh, kw = geo.kernel
+        # running maximum over the kernel positions; index: where it was first reached
+        out = win[..., 0, 0].copy()
+        index = np.zeros(out.shape, dtype=np.intp)
+        for k in range(1, kh * kw):
+            part = win[..., k // kw, k % kw]
+            larger = part > out
+            np.copyto(index, k, where=larger)
+            np.maximum(out, part, out=out)
+        self.index, self.geo = index, geo
+        return out.transpose(0, 3, 1, 2)
 
     def backward(self, grad):
-        geo = self.geo
-        dwin = np.zeros((*grad.shape, geo.kernel[0] * geo.kernel[1]), dtype=grad.dtype)
-        np.put_along_axis(dwin, self.index, grad[..., None], axis=-1)
-        return geo.add_windows(dwin.reshape(*grad.shape, *geo.kernel), grad.dtype)
+        geo, index, kw = self.geo, self.index, self.geo.kernel[1]
+        g = grad.transpose(0, 2, 3, 1)
+        return geo.add_windows(lambda p, q: g * (index == p * kw + q), grad.dtype)
 
 
 class AvgPool2d(Function):
@@ -214,7 +251,7 @@ class AvgPool2d(Function):
     ``count_include_pad=True``), so every window divides by kh kw.
 
     Allocates: forward, the padded input (only with padding) and the output; backward,
-    the padded input gradient (the window gradients are a broadcast view).
+    the output gradient divided by kh kw and the padded input gradient.
     """
 
     name = "avg_pool2d"
@@ -222,12 +259,11 @@ class AvgPool2d(Function):
     def forward(self, x, *, kernel_size, stride=None, padding=0):
         geo = _Geometry("avg_pool2d", x.shape, kernel_size, stride, padding, 1)
         _check_pool_padding("avg_pool2d", geo)
-        self.geo, self.dtype = geo, x.dtype
-        return geo.windows(x).mean(axis=(4, 5))
+        self.geo = geo
+        return geo.windows(x).mean(axis=(4, 5)).transpose(0, 3, 1, 2)
 
     def backward(self, grad):
         geo = self.geo
         kh, kw = geo.kernel
-        share = grad * grad.dtype.type(1.0 / (kh * kw))
-        dwin = np.broadcast_to(share[..., None, None], (*grad.shape, kh, kw))
-        return geo.add_windows(dwin, grad.dtype)
+        share = grad.transpose(0, 2, 3, 1) * grad.dtype.type(1.0 / (kh * kw))
+        return geo.add_windows(lambda p, q: share, grad.dtype)
