@@ -326,3 +326,19 @@ def test_flatten(rng):
     assert F.flatten(x, 0, 1).shape == (6, 4, 5)
     assert F.flatten(x, -2).shape == (2, 3, 20)
     assert gradcheck(lambda t: F.flatten(t, 1, 2), x)
+
+
+def test_conv2d_bias_gradient_alone_and_mixed_dtypes(rng):
+    x = Tensor(rng.normal(size=(2, 2, 4, 4)))
+    w = Tensor(rng.normal(size=(3, 2, 3, 3)))  # frozen weight, trainable bias
+    b = Tensor(rng.normal(size=3), requires_grad=True)
+    F.conv2d(x, w, b, padding=1).sum().backward()
+    np.testing.assert_allclose(b.grad, np.full(3, 2 * 16.0))
+    assert w.grad is None
+    # a float64 bias on float32 data: numpy's promotion, the same values
+    x32, w32 = Tensor(x.data.astype(np.float32)), Tensor(w.data.astype(np.float32))
+    mixed = F.conv2d(x32, w32, Tensor(b.data), padding=1)
+    same = F.conv2d(x32, w32, Tensor(b.data.astype(np.float32)), padding=1)
+    assert mixed.dtype == np.float64 and same.dtype == np.float32
+    np.testing.assert_allclose(mixed.data, same.data, rtol=1e-5, atol=1e-5)
+    assert gradcheck(lambda b: F.conv2d(x, w, b, padding=1), b)

@@ -72,7 +72,8 @@ class _Geometry:
     def add_windows(self, part, dtype) -> np.ndarray:
         """The adjoint of :meth:`windows`: ``part(p, q)``, the (N, OH, OW, C) gradient of
         the window elements at kernel position (p, q), summed onto an input-shaped array
-        with one strided add per kernel position."""
+        with one strided add per kernel position (written in place, without the sums, when
+        the windows tile the input exactly)."""
         n, c, h, w = self.shape
         (kh, kw), (ph, pw), (sh, sw), (dh, dw) = (
             self.kernel,
@@ -81,6 +82,12 @@ class _Geometry:
             self.dilation,
         )
         oh, ow = self.out
+        if (sh, sw, dh, dw, ph, pw) == (kh, kw, 1, 1, 0, 0) and (oh * kh, ow * kw) == (h, w):
+            tiles = np.empty((n, oh, kh, ow, kw, c), dtype=dtype)
+            for p in range(kh):
+                for q in range(kw):
+                    tiles[:, :, p, :, q] = part(p, q)
+            return tiles.reshape(n, h, w, c).transpose(0, 3, 1, 2)
         dxp = np.zeros((n, *self.padded, c), dtype=dtype)
         for p in range(kh):
             rows = slice(p * dh, p * dh + sh * (oh - 1) + 1, sh)
@@ -91,12 +98,21 @@ class _Geometry:
         return dxp.transpose(0, 3, 1, 2)
 
 
-def _im2col(win: np.ndarray, groups: int) -> np.ndarray:
+def _im2col(win: np.ndarray, groups: int, ones: bool = False) -> np.ndarray:
     """Windows (N, OH, OW, C, kh, kw) copied into rows (N OH OW, C kh kw), the columns of
-    each row ordered (group, p, q, channel in group): one copy moving runs of channels."""
+    each row ordered (group, p, q, channel in group): one copy moving runs of channels.
+    ``ones`` appends a column of ones (a bias folded into the matrix product)."""
     n, oh, ow, c, kh, kw = win.shape
     per = win.reshape(n, oh, ow, groups, c // groups, kh, kw).transpose(0, 1, 2, 3, 5, 6, 4)
-    return per.reshape(n * oh * ow, c * kh * kw)
+    k = c * kh * kw
+    if not ones:
+        return per.reshape(n * oh * ow, k)
+    cols = np.empty((n * oh * ow, k + 1), dtype=win.dtype)
+    cols[:, k] = 1
+    body = cols[:, :k]
+    body.shape = per.shape  # a view (setting .shape never copies)
+    body[...] = per
+    return cols
 
 
 def _times(cols: np.ndarray, wk: np.ndarray) -> np.ndarray:
@@ -119,8 +135,11 @@ class Conv2d(Function):
     flipped kernel (dx_pad[u] = sum_p dY_spread[u - p d] w[p]), again as rows times a
     matrix, so no scatter of the windows back onto the input is needed.
 
-    Allocates: forward, the padded input (only when ``padding`` > 0), ``cols`` (kept for
-    dW; not kept when w needs no gradient), w reordered and the output; backward, dW, db,
+    A bias is folded into the product as one more column of w against a column of ones in
+    ``cols`` (so dW and db come from one product too), unless groups > 1 or the dtypes
+    differ. Allocates: forward, the padded input (only when ``padding`` > 0), ``cols``
+    (kept for dW; not kept when w and b need no gradient), w reordered and the output;
+    backward, dW, db,
     and for dx the spread-out gradient (N, H + 2 p_h + d_h (kh - 1), ..., O), its rows
     (N H W, O kh kw) and dx (N, C, H, W).
     """
@@ -144,15 +163,20 @@ class Conv2d(Function):
             )
         if b is not None and b.shape != (o,):
             raise ValueError(f"conv2d: bias of shape {b.shape} for weight {w.shape}: need ({o},)")
-        cols = _im2col(geo.windows(x), groups)
+        # the bias as one more column of w against a column of ones in cols: no extra pass
+        fold = b is not None and groups == 1 and x.dtype == w.dtype == b.dtype
+        cols = _im2col(geo.windows(x), groups, ones=fold)
         # w as (G, O/G, kh kw C/G): the column order of cols
-        wg = w.reshape(groups, o // groups, cg, kh, kw)
-        out = _times(cols, wg.transpose(0, 1, 3, 4, 2).reshape(groups, o // groups, -1))
-        if b is not None:
+        wk = w.reshape(groups, o // groups, cg, kh, kw).transpose(0, 1, 3, 4, 2)
+        wk = wk.reshape(groups, o // groups, cg * kh * kw)
+        if fold:
+            wk = np.concatenate([wk, b.reshape(1, o, 1)], axis=2)
+        out = _times(cols, wk)
+        if b is not None and not fold:
             out = out + b if np.result_type(out, b) != out.dtype else _add_inplace(out, b)
-        need = getattr(self, "needs_input_grad", (True, True))
-        self.cols = cols if need[1] else None
-        self.w, self.geo, self.groups, self.x_dtype = w, geo, groups, x.dtype
+        need = getattr(self, "needs_input_grad", (True, True, True))
+        self.cols = cols if need[1] or (fold and need[2]) else None
+        self.w, self.geo, self.groups, self.x_dtype, self.fold = w, geo, groups, x.dtype, fold
         return out.reshape(n, *geo.out, o).transpose(0, 3, 1, 2)
 
     def backward(self, grad):
@@ -160,15 +184,19 @@ class Conv2d(Function):
         o, cg, kh, kw = w.shape
         g = grad.transpose(0, 2, 3, 1).reshape(-1, o)  # (N OH OW, O): a view if channels last
         gx = gw = gb = None
-        if need[1]:
-            k = cg * kh * kw
+        k = cg * kh * kw
+        if self.fold and (need[1] or need[2]):
+            gwb = g.T @ self.cols  # (O, k + 1): dW and, in the column of ones, db
+            gw = gwb[:, :k].reshape(o, kh, kw, cg).transpose(0, 3, 1, 2) if need[1] else None
+            gb = gwb[:, k] if need[2] else None
+        elif need[1]:
             if groups == 1:
                 gw = g.T @ self.cols
             else:
                 per = self.cols.reshape(len(g), groups, k).transpose(1, 0, 2)
                 gw = np.matmul(g.reshape(-1, groups, o // groups).transpose(1, 2, 0), per)
             gw = gw.reshape(o, kh, kw, cg).transpose(0, 3, 1, 2)
-        if len(need) == 3 and need[2]:
+        if len(need) == 3 and need[2] and not self.fold:
             gb = np.ones(len(g), dtype=g.dtype) @ g  # column sums as one matrix-vector product
         if need[0]:
             gx = self._input_grad(grad, np.result_type(self.x_dtype, grad.dtype))
@@ -211,12 +239,13 @@ class MaxPool2d(Function):
     """Maximum over each kernel window of x (N, C, H, W) -> (N, C, OH, OW).
 
     ``stride`` defaults to the kernel size; padding counts as -inf. The gradient goes to the
-    first maximum of each window (as PyTorch does); a value that is the maximum of several
-    overlapping windows gets the sum of their gradients.
+    first maximum of each window in row-major kernel order (as PyTorch's), so ties, common
+    on images with few grey levels, get one gradient, not several; a value that is the
+    maximum of several overlapping windows gets the sum of their gradients.
 
-    Allocates: forward, the padded input (only with padding), the windows as rows
-    (N, OH, OW, C, kh kw), the index of each maximum and the output; backward, one
-    output-sized mask product per kernel position and the padded input gradient.
+    Allocates: forward, the padded input (only with padding) and the output (a running
+    maximum over the kernel positions); backward, per kernel position a mask and its
+    gradient (output-sized), and the padded input gradient.
     """
 
     name = "max_pool2d"
@@ -227,21 +256,24 @@ class MaxPool2d(Function):
         low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         win = geo.windows(x, low)
         kh, kw = geo.kernel
-        # running maximum over the kernel positions; index: where it was first reached
         out = win[..., 0, 0].copy()
-        index = np.zeros(out.shape, dtype=np.intp)
         for k in range(1, kh * kw):
-            part = win[..., k // kw, k % kw]
-            larger = part > out
-            np.copyto(index, k, where=larger)
-            np.maximum(out, part, out=out)
-        self.index, self.geo = index, geo
+            np.maximum(out, win[..., k // kw, k % kw], out=out)
+        self.win, self.out, self.geo = win, out, geo
         return out.transpose(0, 3, 1, 2)
 
     def backward(self, grad):
-        geo, index, kw = self.geo, self.index, self.geo.kernel[1]
+        win, out, geo = self.win, self.out, self.geo
+        kh, kw = geo.kernel
         g = grad.transpose(0, 2, 3, 1)
-        return geo.add_windows(lambda p, q: g * (index == p * kw + q), grad.dtype)
+        taken = np.zeros(out.shape, dtype=bool)  # windows whose first maximum was found
+        parts = []
+        for k in range(kh * kw):
+            first = win[..., k // kw, k % kw] == out
+            first &= ~taken
+            taken |= first
+            parts.append(g * first)
+        return geo.add_windows(lambda p, q: parts[p * kw + q], grad.dtype)
 
 
 class AvgPool2d(Function):
