@@ -11,7 +11,7 @@ import tinygrad_nn as tg
 from tinygrad_nn import Tensor
 from tinygrad_nn.digits.cli import main
 from tinygrad_nn.digits.cnn import CNNSpec, CosineSchedule, DigitsCNN
-from tinygrad_nn.digits.data import load_digits_splits
+from tinygrad_nn.digits.data import affine_augment, load_digits_splits
 from tinygrad_nn.digits.experiment import PRESETS, run_preset
 from tinygrad_nn.train import evaluate
 
@@ -107,3 +107,36 @@ def test_cli_all_runs_three_presets(tmp_path):
     assert main([*args, "--jobs", "1", "--no-progress", "--out", str(tmp_path)]) == 0
     res = json.loads((tmp_path / "results.json").read_text())
     assert list(res["presets"]) == ["tutorial", "best", "cnn"]
+
+
+class _Largest:
+    """A stand-in Generator whose uniform draws are always the upper bound."""
+
+    def uniform(self, low, high, size):
+        return np.broadcast_to(np.asarray(high, dtype=float), size).copy()
+
+
+def test_affine_augment_identity_shift_and_rotation():
+    X = np.random.default_rng(0).random((3, 64)).astype(np.float32)
+    same = affine_augment(X, np.random.default_rng(1), max_angle=0, max_scale=0, max_shift=0)
+    assert same.dtype == np.float32 and same.shape == (3, 64)
+    np.testing.assert_array_equal(same, X)
+    shifted = affine_augment(X, _Largest(), max_angle=0, max_scale=0, max_shift=1).reshape(3, 8, 8)
+    images = X.reshape(3, 8, 8)
+    np.testing.assert_allclose(shifted[:, 1:, 1:], images[:, :-1, :-1], atol=1e-6)
+    np.testing.assert_array_equal(shifted[:, 0, :], 0)  # zeros come in at the border
+    turned = affine_augment(X, _Largest(), max_angle=90, max_scale=0, max_shift=0)
+    quarter = [np.rot90(images, k, axes=(1, 2)).reshape(3, 64) for k in (1, -1)]
+    assert any(np.allclose(turned, q, atol=1e-5) for q in quarter)
+
+
+def test_affine_augment_is_seeded_and_moves_the_digits_a_little():
+    X = load_digits_splits(scale=True).X_train[:200]
+    a = affine_augment(X, np.random.default_rng(4))
+    np.testing.assert_array_equal(a, affine_augment(X, np.random.default_rng(4)))
+    assert not np.allclose(a, affine_augment(X, np.random.default_rng(5)))
+    assert a.min() >= 0 and a.max() <= 1 + 1e-6  # bilinear: within the pixel range
+    # each image still looks like itself, and keeps most of its ink
+    corr = [np.corrcoef(x, y)[0, 1] for x, y in zip(X, a)]
+    assert np.mean(corr) > 0.5 and min(corr) > 0
+    assert 0.85 < np.mean(a.sum(axis=1) / X.sum(axis=1)) < 1.05

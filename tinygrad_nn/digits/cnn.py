@@ -96,7 +96,8 @@ class CNNSpec:
 
     ``optimizer``: ``"sgd"`` (momentum, optionally Nesterov) or ``"adam"``; the learning rate
     follows a cosine from ``lr`` to 0 over ``epochs`` when ``cosine`` is true. ``augment``:
-    ``"shift"`` (one-pixel shifts) or None. ``hidden``: widths of Linear layers before the
+    ``"affine"`` (small random rotations, scalings and shifts, bilinear), ``"shift"``
+    (one-pixel shifts) or None. ``hidden``: widths of Linear layers before the
     output (the CLI's ``--hidden``).
     """
 
@@ -108,7 +109,7 @@ class CNNSpec:
     nesterov: bool = False
     epochs: int = 60
     batch_size: int | None = 32
-    augment: str | None = "shift"
+    augment: str | None = "affine"
     cosine: bool = True
     dtype: str = "float32"
 
