@@ -419,3 +419,43 @@ def test_embedding_looks_up_rows_and_sums_repeated_gradients():
 def test_embedding_errors(indices, message):
     with pytest.raises(ValueError, match=message):
         nn.Embedding(5, 3)(indices)
+
+
+# ----------------------------------------------------------------------------- training helpers
+
+
+class _Mixed(nn.Module):
+    def __init__(self):
+        self.lin1 = nn.Linear(4, 8, rng=0, dtype=np.float64)
+        self.bn = nn.BatchNorm1d(8, dtype=np.float64)
+        self.drop = nn.Dropout(0.5, rng=1)
+        self.lin2 = nn.Linear(8, 3, rng=2, dtype=np.float64)
+
+    def forward(self, x):
+        return self.lin2(self.drop(self.bn(self.lin1(x)).relu()))
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_fit_and_evaluate_score_in_eval_mode(compiled):
+    from tinygrad_nn.optim import SGD
+    from tinygrad_nn.train import evaluate, fit
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(40, 4)), rng.integers(0, 3, 40)
+    Xv, yv = rng.normal(5.0, 1.0, size=(20, 4)), rng.integers(0, 3, 20)
+
+    def trained(valid):
+        model = _Mixed()
+        opt = SGD(model.parameters(), lr=0.1, momentum=0.9)
+        fit(model, opt, X, y, 3, batch_size=10, valid=valid, progress=False, compiled=compiled)
+        return model
+
+    plain, scored = trained(None), trained((Xv, yv))
+    # scoring the validation set neither moved the running statistics nor drew dropout masks
+    for (name, a), (_, b) in zip(plain.state_dict().items(), scored.state_dict().items()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+    assert scored.training and scored.drop.training  # the mode is given back
+    _, acc = evaluate(scored, Xv, yv)
+    with tg.no_grad():
+        logits = scored.eval()(Tensor(Xv)).data
+    assert acc == np.mean(np.argmax(logits, axis=1) == yv)
