@@ -240,6 +240,28 @@ def test_avg_pool2d_matches_loops_and_gradcheck(rng, xs, k, s, p, d):
     assert gradcheck(lambda t: F.avg_pool2d(t, k, s, p), Tensor(x, requires_grad=True))
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    size=st.tuples(st.integers(2, 7), st.integers(2, 7)),
+    k=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    s=st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    p=st.tuples(st.integers(0, 1), st.integers(0, 1)),
+    d=st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    seed=st.integers(0, 2**16),
+)
+def test_pools_any_geometry_match_loops_and_gradcheck(size, k, s, p, d, seed):
+    reach = [d[i] * (k[i] - 1) + 1 for i in range(2)]
+    if any(size[i] + 2 * p[i] < reach[i] or 2 * p[i] > k[i] for i in range(2)):
+        return  # no output, or more padding than half a kernel: the error tests cover these
+    x = _distinct(np.random.default_rng(seed), (2, 2, *size))
+    out = F.max_pool2d(Tensor(x), k, s, p, d)
+    np.testing.assert_array_equal(out.data, loop_max_pool(x, k, s, p, d))
+    assert gradcheck(lambda t: F.max_pool2d(t, k, s, p, d), Tensor(x, requires_grad=True))
+    out = F.avg_pool2d(Tensor(x), k, s, p)
+    np.testing.assert_allclose(out.data, loop_avg_pool(x, k, s, p), rtol=1e-12, atol=1e-15)
+    assert gradcheck(lambda t: F.avg_pool2d(t, k, s, p), Tensor(x, requires_grad=True))
+
+
 def test_pool_stride_defaults_to_kernel(rng):
     x = rng.normal(size=(1, 1, 4, 4))
     assert F.max_pool2d(Tensor(x), 2).shape == (1, 1, 2, 2)
