@@ -10,6 +10,8 @@ Output size per spatial axis: ``OH = (H + 2 padding - dilation (k - 1) - 1) // s
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -29,6 +31,20 @@ def pair(value, what: str, op: str, minimum: int) -> tuple[int, int]:
     if min(items) < minimum:
         raise ValueError(f"{op}: {what} must be >= {minimum}, got {value!r}")
     return int(items[0]), int(items[1])
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _geometry(op, shape, kernel, stride, padding, dilation) -> _Geometry:
+    """The (cached) :class:`_Geometry` of these settings: a training loop asks for the same
+    few shapes again and again."""
+    key = tuple(_hashable(v) for v in (op, shape, kernel, stride, padding, dilation))
+    try:
+        return _cached_geometry(*key)
+    except TypeError:  # unhashable settings (e.g. numpy arrays): build it, uncached
+        return _Geometry(op, shape, kernel, stride, padding, dilation)
 
 
 class _Geometry:
@@ -98,6 +114,9 @@ class _Geometry:
         return dxp.transpose(0, 3, 1, 2)
 
 
+_cached_geometry = functools.lru_cache(maxsize=256)(_Geometry)
+
+
 def _im2col(win: np.ndarray, groups: int, ones: bool = False) -> np.ndarray:
     """Windows (N, OH, OW, C, kh, kw) copied into rows (N OH OW, C kh kw), the columns of
     each row ordered (group, p, q, channel in group): one copy moving runs of channels.
@@ -150,7 +169,7 @@ class Conv2d(Function):
                 f"conv2d: expects a weight (O, C / groups, kh, kw), got shape {w.shape} "
                 f"for input {x.shape}"
             )
-        geo = _Geometry("conv2d", x.shape, w.shape[2:], stride, padding, dilation)
+        geo = _geometry("conv2d", x.shape, w.shape[2:], stride, padding, dilation)
         if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
             raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
         n, c = x.shape[:2]
@@ -251,7 +270,7 @@ class MaxPool2d(Function):
     name = "max_pool2d"
 
     def forward(self, x, *, kernel_size, stride=None, padding=0, dilation=1):
-        geo = _Geometry("max_pool2d", x.shape, kernel_size, stride, padding, dilation)
+        geo = _geometry("max_pool2d", x.shape, kernel_size, stride, padding, dilation)
         _check_pool_padding("max_pool2d", geo)
         low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         win = geo.windows(x, low)
@@ -289,7 +308,7 @@ class AvgPool2d(Function):
     name = "avg_pool2d"
 
     def forward(self, x, *, kernel_size, stride=None, padding=0):
-        geo = _Geometry("avg_pool2d", x.shape, kernel_size, stride, padding, 1)
+        geo = _geometry("avg_pool2d", x.shape, kernel_size, stride, padding, 1)
         _check_pool_padding("avg_pool2d", geo)
         self.geo = geo
         return geo.windows(x).mean(axis=(4, 5)).transpose(0, 3, 1, 2)
