@@ -227,11 +227,19 @@ class Conv2d(Function):
         o, cg, kh, kw = w.shape
         (oh, ow), (sh, sw), (ph, pw), (dh, dw) = geo.out, geo.stride, geo.padding, geo.dilation
         eh, ew = dh * (kh - 1), dw * (kw - 1)  # the kernel's extent minus one
-        spread = np.zeros((n, geo.padded[0] + eh, geo.padded[1] + ew, o), dtype=grad.dtype)
-        spread[:, eh : eh + sh * (oh - 1) + 1 : sh, ew : ew + sw * (ow - 1) + 1 : sw] = (
+        # dY spread out by the stride, in the padded frame shifted by (eh, ew); of it only
+        # rows ph .. ph + h + eh (and columns alike) are read, so only they are made when dY
+        # lies inside them (padding <= extent - 1, the usual case)
+        top, left = eh - ph, ew - pw
+        if top < 0 or left < 0:
+            full = np.zeros((n, geo.padded[0] + eh, geo.padded[1] + ew, o), dtype=grad.dtype)
+            spread = full[:, ph : ph + h + eh, pw : pw + wd + ew]
+            top, left, target = eh, ew, full
+        else:
+            spread = target = np.zeros((n, h + eh, wd + ew, o), dtype=grad.dtype)
+        target[:, top : top + sh * (oh - 1) + 1 : sh, left : left + sw * (ow - 1) + 1 : sw] = (
             grad.transpose(0, 2, 3, 1)
         )
-        spread = spread[:, ph : ph + h + eh, pw : pw + wd + ew]
         win = sliding_window_view(spread, (eh + 1, ew + 1), axis=(1, 2))[..., ::dh, ::dw]
         # flipped kernel per group, (G, C/G, kh kw O/G) in the column order of the rows
         flipped = w.reshape(groups, o // groups, cg, kh, kw)[:, :, :, ::-1, ::-1]
