@@ -140,3 +140,19 @@ def test_affine_augment_is_seeded_and_moves_the_digits_a_little():
     corr = [np.corrcoef(x, y)[0, 1] for x, y in zip(X, a)]
     assert np.mean(corr) > 0.5 and min(corr) > 0
     assert 0.85 < np.mean(a.sum(axis=1) / X.sum(axis=1)) < 1.05
+
+
+def test_compiled_training_step_equals_eager():
+    from tinygrad_nn.train import training_step
+
+    X = load_digits_splits(scale=True).X_train[:16]
+    y = np.arange(16) % 10
+    runs = []
+    for compiled in (False, True):
+        model, opt = CNNSpec(channels=(3, 4, 5)).build(0)
+        step = training_step(model, opt, lam=0.01, compiled=compiled)
+        losses = [step(X, y).item() for _ in range(3)]
+        runs.append((losses, model.state_dict()))
+    assert runs[0][0] == runs[1][0]
+    for key in runs[0][1]:
+        np.testing.assert_array_equal(runs[0][1][key], runs[1][1][key], err_msg=key)
