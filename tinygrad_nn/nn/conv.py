@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..ops.conv import pair
+from ..ops.windows import pair
 from ..tensor import Tensor, get_default_dtype
 from . import functional as F
 from .module import Module, make_rng

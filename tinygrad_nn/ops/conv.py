@@ -1,120 +1,20 @@
 """Convolution and pooling on NCHW arrays: sliding windows, then one matrix product.
 
-``numpy.lib.stride_tricks.sliding_window_view`` gives every kernel window of the (padded)
-input as a (N, C, OH, OW, kh, kw) view without copying; stride and dilation are slices of
-that view. The gradient of "take the windows" is "add each window's gradient back where it
-came from", done with one strided add per kernel position (:func:`_add_windows`).
-
-Output size per spatial axis: ``OH = (H + 2 padding - dilation (k - 1) - 1) // stride + 1``.
+The windows come from :mod:`tinygrad_nn.ops.windows` (``sliding_window_view`` of the input
+seen channels last, no copy); conv2d copies them once into im2col rows and multiplies,
+the pools reduce over them. Output size per spatial axis:
+``OH = (H + 2 padding - dilation (k - 1) - 1) // stride + 1``.
 """
 
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..autograd import Function
+from .windows import Geometry, geometry
 
-__all__ = ["AvgPool2d", "Conv2d", "MaxPool2d", "pair"]
-
-
-def pair(value, what: str, op: str, minimum: int) -> tuple[int, int]:
-    """``value`` (an int or two ints) as a pair of ints ``>= minimum``, else a ValueError
-    naming ``op`` and the setting ``what``."""
-    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(items) != 2 or not all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items
-    ):
-        raise ValueError(f"{op}: {what} must be an int or a pair of ints, got {value!r}")
-    if min(items) < minimum:
-        raise ValueError(f"{op}: {what} must be >= {minimum}, got {value!r}")
-    return int(items[0]), int(items[1])
-
-
-def _hashable(value):
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _geometry(op, shape, kernel, stride, padding, dilation) -> _Geometry:
-    """The (cached) :class:`_Geometry` of these settings: a training loop asks for the same
-    few shapes again and again."""
-    key = tuple(_hashable(v) for v in (op, shape, kernel, stride, padding, dilation))
-    try:
-        return _cached_geometry(*key)
-    except TypeError:  # unhashable settings (e.g. numpy arrays): build it, uncached
-        return _Geometry(op, shape, kernel, stride, padding, dilation)
-
-
-class _Geometry:
-    """Kernel, stride, padding and dilation of a windowed op on an input of ``shape``.
-
-    Internally channels come last: windows are cut from x seen as (N, H, W, C), so the
-    copies below move runs of C contiguous values (the outputs are (N, OH, OW, C) arrays
-    handed out as transposed (N, C, OH, OW) views, so the next op finds channels last too).
-    """
-
-    def __init__(self, op, shape, kernel, stride, padding, dilation) -> None:
-        if len(shape) != 4:
-            raise ValueError(f"{op}: expects an input (N, C, H, W), got shape {shape}")
-        self.shape = shape
-        self.kernel = pair(kernel, "kernel_size", op, 1)
-        self.stride = pair(kernel if stride is None else stride, "stride", op, 1)
-        self.padding = pair(padding, "padding", op, 0)
-        self.dilation = pair(dilation, "dilation", op, 1)
-        (kh, kw), (ph, pw), (dh, dw) = self.kernel, self.padding, self.dilation
-        self.reach = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)  # the dilated kernel's extent
-        self.padded = (shape[2] + 2 * ph, shape[3] + 2 * pw)
-        if self.padded[0] < self.reach[0] or self.padded[1] < self.reach[1]:
-            raise ValueError(
-                f"{op}: input of shape {shape} with padding {self.padding} is smaller than "
-                f"the kernel {self.kernel} (extent {self.reach} with dilation {self.dilation})"
-            )
-        (sh, sw), (hp, wp) = self.stride, self.padded
-        self.out = ((hp - self.reach[0]) // sh + 1, (wp - self.reach[1]) // sw + 1)
-
-    def windows(self, x: np.ndarray, fill: float = 0.0) -> np.ndarray:
-        """The (N, OH, OW, C, kh, kw) windows of ``x``: a view; only padding copies ``x``."""
-        (ph, pw), (sh, sw), (dh, dw) = self.padding, self.stride, self.dilation
-        xl = x.transpose(0, 2, 3, 1)
-        if ph or pw:
-            n, c, h, w = x.shape
-            xp = np.full((n, *self.padded, c), fill, dtype=x.dtype)
-            xp[:, ph : ph + h, pw : pw + w] = xl
-            xl = xp
-        return sliding_window_view(xl, self.reach, axis=(1, 2))[:, ::sh, ::sw, :, ::dh, ::dw]
-
-    def add_windows(self, part, dtype) -> np.ndarray:
-        """The adjoint of :meth:`windows`: ``part(p, q)``, the (N, OH, OW, C) gradient of
-        the window elements at kernel position (p, q), summed onto an input-shaped array
-        with one strided add per kernel position (written in place, without the sums, when
-        the windows tile the input exactly)."""
-        n, c, h, w = self.shape
-        (kh, kw), (ph, pw), (sh, sw), (dh, dw) = (
-            self.kernel,
-            self.padding,
-            self.stride,
-            self.dilation,
-        )
-        oh, ow = self.out
-        if (sh, sw, dh, dw, ph, pw) == (kh, kw, 1, 1, 0, 0) and (oh * kh, ow * kw) == (h, w):
-            tiles = np.empty((n, oh, kh, ow, kw, c), dtype=dtype)
-            for p in range(kh):
-                for q in range(kw):
-                    tiles[:, :, p, :, q] = part(p, q)
-            return tiles.reshape(n, h, w, c).transpose(0, 3, 1, 2)
-        dxp = np.zeros((n, *self.padded, c), dtype=dtype)
-        for p in range(kh):
-            rows = slice(p * dh, p * dh + sh * (oh - 1) + 1, sh)
-            for q in range(kw):
-                dxp[:, rows, q * dw : q * dw + sw * (ow - 1) + 1 : sw] += part(p, q)
-        if ph or pw:
-            dxp = dxp[:, ph : ph + h, pw : pw + w]
-        return dxp.transpose(0, 3, 1, 2)
-
-
-_cached_geometry = functools.lru_cache(maxsize=256)(_Geometry)
+__all__ = ["AvgPool2d", "Conv2d", "MaxPool2d"]
 
 
 def _im2col(win: np.ndarray, groups: int, ones: bool = False) -> np.ndarray:
@@ -169,7 +69,7 @@ class Conv2d(Function):
                 f"conv2d: expects a weight (O, C / groups, kh, kw), got shape {w.shape} "
                 f"for input {x.shape}"
             )
-        geo = _geometry("conv2d", x.shape, w.shape[2:], stride, padding, dilation)
+        geo = geometry("conv2d", x.shape, w.shape[2:], stride, padding, dilation)
         if not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) or groups < 1:
             raise ValueError(f"conv2d: groups must be a positive int, got {groups!r}")
         n, c = x.shape[:2]
@@ -253,7 +153,7 @@ def _add_inplace(out: np.ndarray, b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _check_pool_padding(op: str, geo: _Geometry) -> None:
+def _check_pool_padding(op: str, geo: Geometry) -> None:
     (kh, kw), (ph, pw) = geo.kernel, geo.padding
     if 2 * ph > kh or 2 * pw > kw:
         raise ValueError(
@@ -278,7 +178,7 @@ class MaxPool2d(Function):
     name = "max_pool2d"
 
     def forward(self, x, *, kernel_size, stride=None, padding=0, dilation=1):
-        geo = _geometry("max_pool2d", x.shape, kernel_size, stride, padding, dilation)
+        geo = geometry("max_pool2d", x.shape, kernel_size, stride, padding, dilation)
         _check_pool_padding("max_pool2d", geo)
         low = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
         win = geo.windows(x, low)
@@ -316,7 +216,7 @@ class AvgPool2d(Function):
     name = "avg_pool2d"
 
     def forward(self, x, *, kernel_size, stride=None, padding=0):
-        geo = _geometry("avg_pool2d", x.shape, kernel_size, stride, padding, 1)
+        geo = geometry("avg_pool2d", x.shape, kernel_size, stride, padding, 1)
         _check_pool_padding("avg_pool2d", geo)
         self.geo = geo
         return geo.windows(x).mean(axis=(4, 5)).transpose(0, 3, 1, 2)
