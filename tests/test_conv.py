@@ -364,3 +364,13 @@ def test_conv2d_bias_gradient_alone_and_mixed_dtypes(rng):
     assert mixed.dtype == np.float64 and same.dtype == np.float32
     np.testing.assert_allclose(mixed.data, same.data, rtol=1e-5, atol=1e-5)
     assert gradcheck(lambda b: F.conv2d(x, w, b, padding=1), b)
+
+
+@pytest.mark.parametrize(
+    "name", ["Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm", "LayerNorm", "Dropout"]
+)
+def test_each_new_op_states_its_rule_on_one_line(name):
+    lines = [line for line in getattr(ops, name).__doc__.splitlines() if "Rule:" in line]
+    assert len(lines) == 1
+    rule = lines[0].split("Rule:", 1)[1].strip()
+    assert rule.startswith("d") and "=" in rule

@@ -141,6 +141,37 @@ class SGD(Optimizer):
         else:
             data += velocity
 
+    def step_code(self, c: Any, params: list, grads: list, tensors: list) -> None:
+        """``step`` as numpy source, the same bits as ``_update``, for a ``compile`` that
+        writes a step's code: ``c.line`` adds a line, ``c.state``/``c.scratch`` name the
+        velocity and temporaries, ``c.opt``/``c.clock`` this optimizer and ``VersionClock``;
+        ``params``/``grads`` are value names, ``tensors`` the parameters' names."""
+        c.line(f"lr, momentum = {c.opt}.lr, {c.opt}.momentum")
+        if self.weight_decay:
+            c.line(f"decay = {c.opt}.weight_decay")
+        c.line(f"edit = {c.clock}.tick()")
+        for i, (p, g, t) in enumerate(zip(params, grads, tensors)):
+            if g is None:
+                continue
+            v = c.state(self.velocity[i], f"{t.removesuffix('_tensor')}_velocity")
+            if self.weight_decay:  # g + decay * p
+                decayed = c.scratch(g)
+                c.line(f"np.multiply({p}, decay, out={decayed})")
+                c.line(f"np.add({g}, {decayed}, out={decayed})")
+                g = decayed
+            step = c.scratch(g)
+            c.line(f"{v} *= momentum")
+            c.line(f"np.multiply({g}, lr, out={step})")
+            c.line(f"{v} -= {step}")
+            if self.nesterov:  # p + (momentum v - lr g)
+                ahead = c.scratch(g)
+                c.line(f"np.multiply({v}, momentum, out={ahead})")
+                c.line(f"{ahead} -= {step}")
+                c.line(f"{p} += {ahead}")
+            else:
+                c.line(f"{p} += {v}")
+            c.line(f"{t}._version = edit")
+
 
 class Adam(Optimizer):
     """Adam (Kingma & Ba, 2015) with bias correction.

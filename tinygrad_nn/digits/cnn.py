@@ -98,7 +98,8 @@ class CNNSpec:
     follows a cosine from ``lr`` to 0 over ``epochs`` when ``cosine`` is true. ``augment``:
     ``"affine"`` (small random rotations, scalings and shifts, bilinear), ``"shift"``
     (one-pixel shifts) or None. ``hidden``: widths of Linear layers before the
-    output (the CLI's ``--hidden``).
+    output (the CLI's ``--hidden``). ``backend``: the compiled training step's backend
+    (``"numpy"``), for training code that reads one from its spec.
     """
 
     channels: tuple[int, ...] = (16, 32, 64)
@@ -112,6 +113,7 @@ class CNNSpec:
     augment: str | None = "affine"
     cosine: bool = True
     dtype: str = "float32"
+    backend: str = "numpy"
 
     def build(self, seed: int) -> tuple[DigitsCNN, Optimizer]:
         """A fresh net (initialised from ``seed``) and its optimizer."""

@@ -46,6 +46,8 @@ def _times(cols: np.ndarray, wk: np.ndarray) -> np.ndarray:
 class Conv2d(Function):
     """Cross-correlation of x (N, C, H, W) with w (O, C / G, kh, kw), plus b (O,); G groups.
 
+    Rule: dW = dY^T cols, db = sum of dY, dx = spread-out dY correlated with the flipped w.
+
     out[n, o, i, j] = b[o] + sum_{c, p, q} w[o, c, p, q] x_pad[n, g(o) C/G + c,
     i s_h + p d_h, j s_w + q d_w], output (N, O, OH, OW). im2col: the windows are copied
     once into rows ``cols`` (N OH OW, C kh kw) and multiplied by w as a (C kh kw, O)
@@ -56,11 +58,13 @@ class Conv2d(Function):
 
     A bias is folded into the product as one more column of w against a column of ones in
     ``cols`` (so dW and db come from one product too), unless groups > 1 or the dtypes
-    differ. Allocates: forward, the padded input (only when ``padding`` > 0), ``cols``
-    (kept for dW; not kept when w and b need no gradient), w reordered and the output;
-    backward, dW, db,
-    and for dx the spread-out gradient (N, H + 2 p_h + d_h (kh - 1), ..., O), its rows
-    (N H W, O kh kw) and dx (N, C, H, W).
+    differ.
+
+    Allocates: forward, the padded input (only when ``padding`` > 0), ``cols`` (kept for
+    dW; not kept when w and b need no gradient), w reordered and the output; backward, dW
+    and db (one product), and for dx the spread-out gradient (N, H + d_h (kh - 1),
+    W + d_w (kw - 1), O) when padding <= the kernel's extent - 1 (else padded by it too),
+    its rows (N H W, O kh kw) and dx (N, C, H, W).
     """
 
     def forward(self, x, w, b=None, *, stride=1, padding=0, dilation=1, groups=1):
@@ -165,6 +169,8 @@ def _check_pool_padding(op: str, geo: Geometry) -> None:
 class MaxPool2d(Function):
     """Maximum over each kernel window of x (N, C, H, W) -> (N, C, OH, OW).
 
+    Rule: dx = dy at each window's first maximum, 0 elsewhere (summed where windows overlap).
+
     ``stride`` defaults to the kernel size; padding counts as -inf. The gradient goes to the
     first maximum of each window in row-major kernel order (as PyTorch's), so ties, common
     on images with few grey levels, get one gradient, not several; a value that is the
@@ -205,6 +211,8 @@ class MaxPool2d(Function):
 
 class AvgPool2d(Function):
     """Mean over each kernel window of x (N, C, H, W) -> (N, C, OH, OW).
+
+    Rule: dx = dy / (kh kw) at every element of the window (summed where windows overlap).
 
     ``stride`` defaults to the kernel size; padding counts as zeros in the mean (PyTorch's
     ``count_include_pad=True``), so every window divides by kh kw.

@@ -47,6 +47,8 @@ def _update_running(buffer: Any, value: np.ndarray, momentum: float) -> None:
 class BatchNorm(Function):
     """Per-channel normalisation of x (N, C, ...) over N and the trailing axes.
 
+    Rule: dx = (dxh - mean dxh - x_hat mean(dxh x_hat)) / std, dxh = gamma dy (module docstring).
+
     gamma, beta: (C,) (optional together). In training the batch's mean and biased
     variance normalise, and the running statistics (Tensors given as ``running_mean`` and
     ``running_var``, or None) move by ``momentum`` towards the batch mean and the unbiased
@@ -124,6 +126,8 @@ class BatchNorm(Function):
 class LayerNorm(Function):
     """Normalisation of x (..., *normalized_shape) over its last len(normalized_shape) axes.
 
+    Rule: dx = (dxh - mean dxh - x_hat mean(dxh x_hat)) / std, dxh = gamma dy; dgamma = dy x_hat.
+
     gamma, beta: normalized_shape (optional together); biased variance, as PyTorch.
     """
 
@@ -156,6 +160,8 @@ class LayerNorm(Function):
 
 class Dropout(Function):
     """Each element of x zeroed with probability p, the rest scaled by 1 / (1 - p).
+
+    Rule: dx = dy * mask (the same mask as forward, already scaled by 1 / (1 - p)).
 
     ``rng`` (a ``np.random.Generator``) draws a fresh mask on every call, also when a
     compiled step replays this op. The gradient is dy times the same mask.
