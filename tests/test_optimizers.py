@@ -237,3 +237,37 @@ def test_sgd_step_code_gives_the_same_bits_as_step(nesterov, wd):
         runs.append([p.data.copy() for p in ps])
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.01),
+        lambda ps: optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.05),
+        lambda ps: optim.AdamW(ps, lr=0.01, weight_decay=0.1),
+    ],
+)
+def test_compiled_steps_match_eager_bit_for_bit(make):
+    import tinygrad_nn as tg
+    from tinygrad_nn import nn, softmax_cross_entropy
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(16, 5)).astype(np.float32), rng.integers(0, 3, 16)
+    runs = []
+    for compiled in (False, True):
+        model = nn.MLP([5, 8, 3], "relu", rng=0)
+        opt = make(model.parameters())
+
+        def step(x, y, model=model, opt=opt):
+            loss = softmax_cross_entropy(model(Tensor(x)), y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        run = tg.compile(step) if compiled else step
+        losses = [run(X, y).item() for _ in range(4)]
+        runs.append((losses, model.state_dict()))
+    assert runs[0][0] == runs[1][0]
+    for key in runs[0][1]:
+        np.testing.assert_array_equal(runs[0][1][key], runs[1][1][key], err_msg=key)
