@@ -3,7 +3,7 @@
 The 16-number code is a learned compression of each image; the mean squared error of the
 reconstruction is the loss. Prints the error on the test set and one digit before and after.
 
-Run: python examples/autoencoder.py        (a few seconds)
+Run: python examples/autoencoder.py        (about 5 s)
 """
 
 import numpy as np
