@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import external, hand_numpy, tinygrad_steps
+from . import cnn, external, hand_numpy, tinygrad_steps
 from .problems import Problem
 
 __all__ = ["CONTENDERS", "Contender", "available", "select"]
@@ -88,6 +89,15 @@ CONTENDERS = (
 )
 
 
+#: the CNN workloads (``digits-cnn-*``) have their own builders for these contenders only
+CNN_MAKERS = {
+    "hand": cnn.make_hand_step,
+    "eager": cnn.make_eager_step,
+    "compiled": cnn.make_compiled_step,
+    "torch": cnn.make_torch_step,
+}
+
+
 def available(modules: dict[str, Any]) -> dict[str, Contender]:
     """The contenders whose optional module imported (``modules``: name -> module or None)."""
     out = {}
@@ -105,6 +115,10 @@ def select(pool: dict[str, Contender], keys: list[str] | None, problem_key: str)
     """The contenders of ``pool`` for one workload, limited to ``keys`` (hand numpy always)."""
     chosen = []
     for c in pool.values():
+        if problem_key.startswith("digits-cnn"):
+            if c.key not in CNN_MAKERS:
+                continue
+            c = dataclasses.replace(c, make=CNN_MAKERS[c.key], workloads=None)
         wanted = keys is None or c.key in keys or c.key == "hand"
         if wanted and c.runs(problem_key):
             chosen.append(c)

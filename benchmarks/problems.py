@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .cnn import cnn_problem
+
 __all__ = [
     "WORKLOADS",
     "Problem",
@@ -158,4 +160,6 @@ WORKLOADS = {
     "digits-full": lambda: digits_problem(None),
     "digits-mb32": lambda: digits_problem(32),
     "mlp1024": mlp1024_problem,
+    "digits-cnn-b32": lambda: cnn_problem(32),
+    "digits-cnn-b256": lambda: cnn_problem(256),
 }

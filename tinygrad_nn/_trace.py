@@ -156,7 +156,11 @@ class Tracer(Hook):
                     "it would be frozen at its traced value. Pass it as an argument."
                 )
             return token
-        return value
+        plain = (bool, int, float, np.number, slice, type(None), type(Ellipsis))
+        if isinstance(value, plain):
+            return value
+        # any other object (a random generator, a string) is passed to the op by name
+        return self.prog.bind(f"{fn.name}_{key}", value)
 
     # ------------------------------------------------------------------ forward
     def on_forward(self, fn: Function, inputs: tuple, settings: dict, result: Tensor) -> None:

@@ -1,4 +1,5 @@
-"""Optimizers: SGD with momentum in the tutorial's form, and Adam. Updates are in place."""
+"""Optimizers: SGD (momentum in the tutorial's form, Nesterov, weight decay), Adam, AdamW;
+learning-rate schedulers StepLR and CosineAnnealingLR. Updates are in place."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from typing import Any
 import numpy as np
 
 from .hooks import VersionClock, stateful
+from .schedulers import CosineAnnealingLR, StepLR, cosine_lr
 from .tensor import Tensor
 
-__all__ = ["SGD", "Adam", "Optimizer"]
+__all__ = ["SGD", "Adam", "AdamW", "CosineAnnealingLR", "Optimizer", "StepLR", "cosine_lr"]
 
 
 class Optimizer:
@@ -101,38 +103,73 @@ class Optimizer:
 class SGD(Optimizer):
     """Gradient descent with momentum, in the tutorial's form.
 
-    v <- momentum * v - lr * g;  p <- p + v. With ``momentum=0`` this is plain SGD.
-    ``g`` is the gradient of the mean loss, so ``lr`` is the tutorial's ``alpha``.
+    g <- g + weight_decay * p (L2, coupled);  v <- momentum * v - lr * g;  then p <- p + v,
+    or with ``nesterov=True`` p <- p + momentum * v - lr * g (the update looks ahead along
+    the new velocity; PyTorch's Nesterov SGD with v scaled by -lr). With ``momentum=0``
+    this is plain SGD. ``g`` is the gradient of the mean loss, so ``lr`` is the tutorial's
+    ``alpha``.
     """
 
     slots = ("velocity",)
-    hyper = ("lr", "momentum")
+    hyper = ("lr", "momentum", "weight_decay")
 
-    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0) -> None:
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        weight_decay: float = 0.0,
+    ) -> None:
         if not 0.0 <= momentum < 1.0:
             raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum!r}")
-        self.momentum = float(momentum)
+        if nesterov and momentum == 0:
+            raise ValueError("SGD: nesterov=True needs a momentum > 0")
+        if not weight_decay >= 0:
+            raise ValueError(f"SGD: weight_decay must be >= 0, got {weight_decay!r}")
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.weight_decay = float(weight_decay)
         super().__init__(params, lr)
 
     def _update(self, data: np.ndarray, grad: np.ndarray, velocity: np.ndarray) -> None:
+        if self.weight_decay:
+            grad = grad + self.weight_decay * data
         velocity *= self.momentum
         velocity -= self.lr * grad
-        data += velocity
+        if self.nesterov:
+            data += self.momentum * velocity - self.lr * grad
+        else:
+            data += velocity
 
     def step_code(self, c: Any, params: list, grads: list, tensors: list) -> None:
-        """``step`` as numpy source for ``compile`` (the same bits as ``_update``):
+        """``step`` as numpy source, the same bits as ``_update``, for a ``compile`` that
+        writes a step's code: ``c.line`` adds a line, ``c.state``/``c.scratch`` name the
+        velocity and temporaries, ``c.opt``/``c.clock`` this optimizer and ``VersionClock``;
         ``params``/``grads`` are value names, ``tensors`` the parameters' names."""
         c.line(f"lr, momentum = {c.opt}.lr, {c.opt}.momentum")
+        if self.weight_decay:
+            c.line(f"decay = {c.opt}.weight_decay")
         c.line(f"edit = {c.clock}.tick()")
         for i, (p, g, t) in enumerate(zip(params, grads, tensors)):
             if g is None:
                 continue
             v = c.state(self.velocity[i], f"{t.removesuffix('_tensor')}_velocity")
+            if self.weight_decay:  # g + decay * p
+                decayed = c.scratch(g)
+                c.line(f"np.multiply({p}, decay, out={decayed})")
+                c.line(f"np.add({g}, {decayed}, out={decayed})")
+                g = decayed
             step = c.scratch(g)
             c.line(f"{v} *= momentum")
             c.line(f"np.multiply({g}, lr, out={step})")
             c.line(f"{v} -= {step}")
-            c.line(f"{p} += {v}")
+            if self.nesterov:  # p + (momentum v - lr g)
+                ahead = c.scratch(g)
+                c.line(f"np.multiply({v}, momentum, out={ahead})")
+                c.line(f"{ahead} -= {step}")
+                c.line(f"{p} += {ahead}")
+            else:
+                c.line(f"{p} += {v}")
             c.line(f"{t}._version = edit")
 
 
@@ -201,3 +238,28 @@ class Adam(Optimizer):
             c.line(f"np.divide({t1}, {t2}, out={t1})")
             c.line(f"{p} -= {t1}")
             c.line(f"{t}._version = edit")
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay (Loshchilov & Hutter, 2019): each step first
+    shrinks p <- p - lr * weight_decay * p, then takes Adam's step (see :class:`Adam`)."""
+
+    hyper = ("lr", "beta1", "beta2", "eps", "t", "weight_decay")
+
+    def __init__(
+        self,
+        params: Iterable[Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+    ) -> None:
+        if not weight_decay >= 0:
+            raise ValueError(f"AdamW: weight_decay must be >= 0, got {weight_decay!r}")
+        self.weight_decay = float(weight_decay)
+        super().__init__(params, lr, betas, eps)
+
+    def _update(self, data: np.ndarray, grad: np.ndarray, m: np.ndarray, s: np.ndarray) -> None:
+        if self.weight_decay:
+            data *= 1 - self.lr * self.weight_decay
+        super()._update(data, grad, m, s)

@@ -7,9 +7,10 @@ the number of examples in the batch.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,10 +67,25 @@ def weight_matrices(model: Module) -> list[Tensor]:
     return [p for p in model.parameters() if p.ndim >= 2]
 
 
+@contextlib.contextmanager
+def _eval_mode(model: Module) -> Iterator[None]:
+    """``model.eval()`` inside (Dropout off, BatchNorm on its running statistics), each
+    submodule's own mode restored after."""
+    modes = [(m, m.training) for _, m in model.named_modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
 @no_grad()
 def predict(model: Module, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-    """The model's outputs (N, K) for inputs X (N, features), without recording a graph."""
-    outs = [model(Tensor(X[i : i + batch_size])).data for i in range(0, len(X), batch_size)]
+    """The model's outputs (N, K) for inputs X (N, features), in evaluation mode, without
+    recording a graph."""
+    with _eval_mode(model):
+        outs = [model(Tensor(X[i : i + batch_size])).data for i in range(0, len(X), batch_size)]
     return np.concatenate(outs) if outs else np.zeros((0, 0))
 
 
@@ -90,11 +106,13 @@ def evaluate(
 
 
 def eval_forward(model: Module, compiled: bool = True) -> Callable[[np.ndarray], Tensor]:
-    """``x -> model(Tensor(x))`` under ``no_grad``, compiled unless ``compiled=False``."""
+    """``x -> model(Tensor(x))`` under ``no_grad`` in evaluation mode, compiled unless
+    ``compiled=False``."""
 
     @no_grad()
     def forward(x: np.ndarray) -> Tensor:
-        return model(Tensor(x))
+        with _eval_mode(model):
+            return model(Tensor(x))
 
     return compile(forward) if compiled else forward
 

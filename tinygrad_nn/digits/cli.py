@@ -62,7 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train the tutorial's network and our best preset on the tutorial's "
         "digits splits; print one table and write results, plots and the model to --out.",
     )
-    d.add_argument("--preset", choices=["tutorial", "best", "both"], default="both")
+    d.add_argument(
+        "--preset",
+        choices=["tutorial", "best", "cnn", "both", "all"],
+        default="both",
+        help="both: tutorial and best; all: tutorial, best and cnn",
+    )
     d.add_argument(
         "--hidden", type=_positive_int, nargs="+", metavar="N", help="hidden layer widths"
     )
@@ -120,8 +125,10 @@ def _check_writable(parser: argparse.ArgumentParser, out: Path) -> None:
 def _apply_overrides(preset: Preset, args: argparse.Namespace) -> Preset:
     spec = preset.spec
     changes: dict[str, Any] = {}
-    if args.hidden:
+    if args.hidden and hasattr(spec, "sizes"):
         changes["sizes"] = (spec.sizes[0], *args.hidden, spec.sizes[-1])
+    elif args.hidden:  # the CNN: Linear layers between the convolutions and the logits
+        changes["hidden"] = tuple(args.hidden)
     if args.epochs is not None:
         changes["epochs"] = args.epochs
     if args.lr is not None:
@@ -137,9 +144,9 @@ def _apply_overrides(preset: Preset, args: argparse.Namespace) -> Preset:
 
 
 def results_table(summary: dict[str, Any]) -> str:
-    """The results as a Markdown table: reported | tutorial rerun | best preset."""
+    """The results as a Markdown table: reported | tutorial rerun | best preset (| cnn)."""
     rows = table_rows(summary)
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)
@@ -173,13 +180,14 @@ def run_graph_command(args: argparse.Namespace) -> int:
     from ..nn import MLP
     from ..serialize import load, load_state
     from ..viz import save_svg
+    from .cnn import DigitsCNN
     from .data import load_digits_splits
 
     model = load(args.model)
-    if not isinstance(model, MLP):
+    if not isinstance(model, (MLP, DigitsCNN)):
         raise ValueError(f"{args.model}: holds a {type(model).__name__}, not an MLP")
     user = load_state(args.model)[1].get("user", {})
-    n_in, n_out = model.sizes[0], model.sizes[-1]
+    n_in, n_out = (model.sizes[0], model.sizes[-1]) if isinstance(model, MLP) else (64, 10)
     if n_in == 64 and n_out == 10:
         splits = load_digits_splits(scale=bool(user.get("scale_inputs", False)))
         X, y = splits.X_train[: args.batch], splits.y_train[: args.batch]
@@ -228,7 +236,8 @@ def _digits(args: argparse.Namespace) -> int:
     from .data import load_digits_splits
     from .plots import confusion_matrix_plot, lambda_curve_plot, loss_curves_plot
 
-    names = ["tutorial", "best"] if args.preset == "both" else [args.preset]
+    groups = {"both": ["tutorial", "best"], "all": ["tutorial", "best", "cnn"]}
+    names = groups.get(args.preset, [args.preset])
     presets = [_apply_overrides(PRESETS[name], args) for name in names]
     seeds = list(range(args.seed, args.seed + args.seeds))
     out: Path = args.out

@@ -47,9 +47,10 @@ def _e(text: Any) -> str:
     return html.escape(str(text), quote=True)
 
 
-def table_rows(summary: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+def table_rows(summary: dict[str, Any]) -> list[tuple[str, ...]]:
     """The results table as rows of text: a header, then best lambda, validation and test
-    accuracy (mean ± std over seeds) and wall time, for reported | rerun | best preset.
+    accuracy (mean ± std over seeds) and wall time, for reported | rerun | best preset,
+    and a CNN column when the ``cnn`` preset was run.
 
     Shared by the terminal table of ``tinygrad-nn digits`` and ``report.html``.
     """
@@ -67,7 +68,7 @@ def table_rows(summary: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     def wall(entry: dict[str, Any] | None) -> str:
         return "-" if entry is None else f"{entry['wall_seconds']:.1f} s"
 
-    return [
+    rows = [
         ("", "tutorial (reported)", f"tutorial rerun ({n} seeds)", f"best preset ({n} seeds)"),
         ("best lambda", f"{rep['best_lambda']:.6g}", lambdas(tut), lambdas(best)),
         (
@@ -84,6 +85,17 @@ def table_rows(summary: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         ),
         ("wall time", "-", wall(tut), wall(best)),
     ]
+    cnn = presets.get("cnn")
+    if cnn is None:
+        return rows
+    column = [
+        f"CNN ({n} seeds)",
+        lambdas(cnn),
+        stats(cnn, "valid_accuracy"),
+        stats(cnn, "test_accuracy"),
+        wall(cnn),
+    ]
+    return [(*row, cell) for row, cell in zip(rows, column)]
 
 
 def _table(summary: dict[str, Any]) -> str:

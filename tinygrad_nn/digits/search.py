@@ -19,7 +19,7 @@ from .._optional import progress_bar, require
 from ..nn import MLP
 from ..optim import SGD, Adam, Optimizer
 from ..train import Augment, History, fit
-from .data import shift_augment
+from .data import affine_augment, shift_augment
 
 __all__ = ["TrainSpec", "best_of", "run_jobs", "search_lambda", "train_spec"]
 
@@ -77,7 +77,11 @@ class LinearDecay:
         return self.lr * (1 - frac * (1 - self.final_fraction))
 
 
-_AUGMENTS: dict[str | None, Augment | None] = {None: None, "shift": shift_augment}
+_AUGMENTS: dict[str | None, Augment | None] = {
+    None: None,
+    "shift": shift_augment,
+    "affine": affine_augment,
+}
 
 
 def train_spec(

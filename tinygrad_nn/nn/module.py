@@ -20,17 +20,25 @@ __all__ = ["Module", "make_rng"]
 
 
 class Module:
-    """Base class: parameters, child modules, ``state_dict`` and a scope for drawings.
+    """Base class: parameters, buffers, child modules, ``state_dict`` and a scope for drawings.
 
     After construction every parameter's ``.name`` is its dotted path from the outermost
-    module (``fc1.weight``), the same string :meth:`named_parameters` yields.
+    module (``fc1.weight``), the same string :meth:`named_parameters` yields. Buffers
+    (:meth:`register_buffer`) are tensors without gradient that belong to the state, such
+    as BatchNorm's running statistics. ``training`` is True until :meth:`eval`.
     """
 
     _path: str = ""
+    _buffer_names: tuple[str, ...] = ()
+    #: True in training mode (the default), False after ``eval()``; Dropout and BatchNorm
+    #: behave differently in the two modes
+    training: bool = True
 
     def __setattr__(self, key: str, value: Any) -> None:
         object.__setattr__(self, key, value)
-        if isinstance(value, Module) or (isinstance(value, Tensor) and value.requires_grad):
+        if isinstance(value, Module) or (
+            isinstance(value, Tensor) and (value.requires_grad or key in self._buffer_names)
+        ):
             self._rename()
 
     def _rename(self) -> None:
@@ -38,6 +46,21 @@ class Module:
             object.__setattr__(module, "_path", path)
         for name, param in self.named_parameters(self._path):
             param.name = name
+        for name, buffer in self.named_buffers(self._path):
+            buffer.name = name
+
+    def register_buffer(self, name: str, tensor: Tensor) -> None:
+        """Keep ``tensor`` (no gradient) as attribute ``name``, saved in ``state_dict`` and
+        loaded by ``load_state_dict`` but not among ``parameters()``."""
+        if not isinstance(tensor, Tensor) or tensor.requires_grad:
+            raise TypeError(
+                f"register_buffer: '{name}' must be a Tensor without requires_grad, "
+                f"got {type(tensor).__name__}"
+            )
+        if name not in self._buffer_names:
+            object.__setattr__(self, "_buffer_names", (*self._buffer_names, name))
+        object.__setattr__(self, name, tensor)
+        self._rename()
 
     def _children(self) -> Iterator[tuple[str, Any]]:
         """(attribute name, value) for every parameter and child module, in definition order."""
@@ -70,6 +93,18 @@ class Module:
         """Every parameter tensor, in definition order."""
         return [p for _, p in self.named_parameters()]
 
+    def named_buffers(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, tensor) for every buffer, module by module (depth first)."""
+        for path, module in self.named_modules(prefix):
+            for key in module._buffer_names:
+                buffer = getattr(module, key)
+                if isinstance(buffer, Tensor):
+                    yield (f"{path}.{key}" if path else key), buffer
+
+    def buffers(self) -> list[Tensor]:
+        """Every buffer tensor (see :meth:`register_buffer`)."""
+        return [b for _, b in self.named_buffers()]
+
     def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
         """(dotted path, module) for this module and every descendant, depth first."""
         stack: list[tuple[str, Module]] = [(prefix, self)]
@@ -100,6 +135,18 @@ class Module:
         finally:
             pop_scope(saved)
 
+    def train(self, mode: bool = True) -> Module:
+        """Set training mode (``mode=True``) or evaluation mode on this module and every
+        descendant; returns the module."""
+        for _, module in self.named_modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self) -> Module:
+        """Evaluation mode: ``train(False)`` (Dropout passes inputs through, BatchNorm uses
+        its running statistics)."""
+        return self.train(False)
+
     @stateful
     def zero_grad(self) -> None:
         """Set every parameter's ``.grad`` to None."""
@@ -107,16 +154,20 @@ class Module:
             p.grad = None
 
     # ------------------------------------------------------------------ state
+    def _named_state(self) -> Iterator[tuple[str, Tensor]]:
+        yield from self.named_parameters()
+        yield from self.named_buffers()
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the parameter arrays, keyed by dotted name."""
-        return {name: p._data.copy() for name, p in self.named_parameters()}
+        """Copies of the parameter and buffer arrays, keyed by dotted name."""
+        return {name: t._data.copy() for name, t in self._named_state()}
 
     def load_state_dict(self, state: dict[str, Any], strict: bool = True) -> None:
-        """Copy values in (cast to each parameter's dtype); shapes must match exactly.
+        """Copy values in (cast to each parameter's or buffer's dtype); shapes must match.
 
         With ``strict=True`` missing or unexpected keys are an error.
         """
-        params = dict(self.named_parameters())
+        params = dict(self._named_state())
         if not isinstance(state, dict):
             raise TypeError(f"load_state_dict: expected a dict, got {type(state).__name__}")
         if strict:

@@ -8,6 +8,7 @@ Each op's docstring states its local derivative in one ``Rule:`` line (``dx = dy
 which ``viz.explain_backward`` shows at each step.
 """
 
+from .conv import AvgPool2d, Conv2d, MaxPool2d
 from .elementwise import Add, Div, Exp, Log, Mul, Neg, Pow, Sub
 from .join import Concatenate, Pad, Split, Stack
 from .loss import CrossEntropy, L2Penalty, SoftmaxCrossEntropy
@@ -35,6 +36,7 @@ from .nonlinear import (
     Softplus,
     Tanh,
 )
+from .norm import BatchNorm, Dropout, LayerNorm
 from .pointwise import Abs, Cos, Erf, Expm1, Log1p, NumberPow, Power, Sin, Sqrt
 from .reduce import LogSumExp, Max, Mean, Min, Prod, Std, Sum, Var
 from .select import Clip, Maximum, Minimum, Where
@@ -45,11 +47,15 @@ __all__ = [
     "Add",
     "Argmax",
     "Argmin",
+    "AvgPool2d",
+    "BatchNorm",
     "Clip",
     "Concatenate",
+    "Conv2d",
     "Cos",
     "CrossEntropy",
     "Div",
+    "Dropout",
     "Elu",
     "Equal",
     "Erf",
@@ -63,6 +69,7 @@ __all__ = [
     "Greater",
     "GreaterEqual",
     "L2Penalty",
+    "LayerNorm",
     "LeakyRelu",
     "Less",
     "LessEqual",
@@ -73,14 +80,15 @@ __all__ = [
     "LogSumExp",
     "MatMul",
     "Max",
+    "MaxPool2d",
     "Maximum",
     "Mean",
     "Min",
     "Minimum",
     "Mul",
     "Neg",
-    "NumberPow",
     "NotEqual",
+    "NumberPow",
     "Pad",
     "Permute",
     "Pow",
