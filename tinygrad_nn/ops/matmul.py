@@ -148,16 +148,17 @@ class Linear(Function):
         out = x @ w
         if b is None:
             return out
-        if np.result_type(out, b) != out.dtype:  # keep numpy's promotion of x @ W + b
+        if b.dtype != out.dtype:  # keep numpy's promotion of x @ W + b
             return out + b
         out += b
         return out
 
     def backward(self, grad):
         need = self.needs_input_grad
-        rows = math.prod(grad.shape[:-1])  # leading axes flattened (an explicit count: may be 0)
-        dy = grad.reshape(rows, grad.shape[-1])  # dY and x as rows (views when already 2-D)
-        x = self.x.reshape(rows, self.x.shape[-1])
+        dy, x = grad, self.x
+        if grad.ndim != 2:  # dY and x as rows: leading axes flattened (a count: it may be 0)
+            rows = math.prod(grad.shape[:-1])
+            dy, x = grad.reshape(rows, grad.shape[-1]), x.reshape(rows, x.shape[-1])
         grads = (
             grad @ self.w.T if need[0] else None,  # dx = dY W^T
             x.T @ dy if need[1] else None,  # dW = x^T dY

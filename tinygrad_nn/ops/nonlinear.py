@@ -41,7 +41,9 @@ class Sigmoid(Function):
     """
 
     def forward(self, x):
-        y = np.multiply(x, 0.5, out=np.empty(x.shape, np.result_type(x, 0.5)))
+        y = np.multiply(x, 0.5)
+        if type(y) is not np.ndarray:  # a 0-d input gives a numpy scalar: in-place needs an array
+            y = np.array(y)
         np.tanh(y, out=y)
         y *= 0.5
         y += 0.5
