@@ -11,6 +11,7 @@ import numpy as np
 from tinygrad_nn import Tensor, no_grad
 from tinygrad_nn.data import minibatches
 from tinygrad_nn.digits.data import load_digits_splits
+from tinygrad_nn.losses import mse_loss
 from tinygrad_nn.nn import Linear, Module
 from tinygrad_nn.optim import AdamW
 
@@ -25,10 +26,6 @@ class AutoEncoder(Module):
         return self.decoder(code).sigmoid()  # pixels / 16 lie in [0, 1]
 
 
-def mse(pred, target):
-    return ((pred - target) ** 2).mean()  # same shapes: (N, 64) and (N, 64)
-
-
 rng = np.random.default_rng(0)
 data = load_digits_splits(scale=True)
 model = AutoEncoder(rng)
@@ -36,7 +33,7 @@ opt = AdamW(model.parameters(), lr=0.01, weight_decay=1e-4)
 for _ in range(60):
     for idx in minibatches(len(data.X_train), 32, rng):
         x = Tensor(data.X_train[idx])
-        loss = mse(model(x), x)
+        loss = mse_loss(model(x), x)  # shapes must match: (N, 64) and (N, 64)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -44,7 +41,7 @@ for _ in range(60):
 with no_grad():
     test = Tensor(data.X_test)
     reconstruction = model(test)
-    print(f"test reconstruction MSE {mse(reconstruction, test).item():.4f}", end=" ")
+    print(f"test reconstruction MSE {mse_loss(reconstruction, test).item():.4f}", end=" ")
     print(f"(predicting the mean image: {np.mean((data.X_test - data.X_train.mean(0)) ** 2):.4f})")
 for title, image in (("original", data.X_test[0]), ("reconstructed", reconstruction.data[0])):
     print(title)

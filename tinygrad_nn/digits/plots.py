@@ -15,7 +15,7 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 __all__ = ["confusion_matrix_plot", "lambda_curve_plot", "loss_curves_plot"]
 
-_COLORS = {"tutorial": "#d62728", "best": "#1f77b4"}
+_COLORS = {"tutorial": "#d62728", "best": "#1f77b4", "cnn": "#2ca02c"}
 _PLAIN = FuncFormatter(lambda value, _: f"{value:g}")  # 1.6, not 1.6 x 10^0
 
 
