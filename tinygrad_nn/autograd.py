@@ -41,6 +41,9 @@ class _State(threading.local):
 
 
 _state = _State()
+#: every change of a hold count happens under this lock: graphs built in several threads may
+#: hold the same tensor (a shared input), and a count two threads update at once is lost
+holds_lock = threading.Lock()
 
 
 # ----------------------------------------------------------------------------- grad mode
@@ -171,19 +174,21 @@ class Function:
         self._grad_out = None
         self._released = False
         self._retained = None
-        held = []
-        for t in inputs:
-            if t.op is None:
-                t._hold(self.name)
-                held.append(t)
+        held = [t for t in inputs if t.op is None]
+        if held:
+            with holds_lock:
+                for t in held:
+                    t._hold(self.name)
         self._held = held
 
     def let_go(self) -> None:
         """Stop holding the inputs: their arrays may be written again (the version check at
         backward still catches an edit)."""
         held, self._held = self._held, ()
-        for t in held:
-            t._unhold()
+        if held:
+            with holds_lock:
+                for t in held:
+                    t._unhold()
 
     def release(self) -> None:
         """Drop the arrays saved for backward and free the inputs for writing; the graph's
@@ -342,7 +347,9 @@ def _walk(order: list[Function], root: Any, retain_graph: bool, check: bool) -> 
         if check and fn._edits != edits:  # some tensor was edited in place since forward
             _check_versions(fn)
         grads = fn.backward(g)
-        if type(grads) is not tuple or len(grads) != len(fn.inputs):
+        if type(grads) is not tuple:  # one bare gradient: allowed for one input
+            grads = (grads,) if len(fn.inputs) == 1 else _as_grad_tuple(fn, grads)
+        elif len(grads) != len(fn.inputs):
             grads = _as_grad_tuple(fn, grads)
         for hook in hooks:
             hook.on_grads(fn, grads, root)

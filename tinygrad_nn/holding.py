@@ -13,16 +13,13 @@ lock views that already exist.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ArrayHold", "HeldArray", "holder", "lock", "locks", "mutex", "shared", "unlock"]
+from .autograd import holds_lock
 
-#: taken around every change of a hold count: graphs built in several threads may hold the
-#: same tensor (a shared input), and a count updated by two threads at once would be lost
-mutex = threading.Lock()
+__all__ = ["ArrayHold", "HeldArray", "holder", "lock", "locks", "shared", "unlock"]
 
 #: id(array) -> [array, op name, op name, ...]: the locked arrays, one name per hold
 locks: dict[int, list] = {}
@@ -92,15 +89,15 @@ class ArrayHold:
     __slots__ = ("array", "op_name")
 
     def __init__(self, array: np.ndarray, op_name: str) -> None:
-        with mutex:
+        with holds_lock:
             self.array = array if lock(array, op_name) else None
         self.op_name = op_name
 
     def _unhold(self) -> None:
-        with mutex:
-            array, self.array = self.array, None
-            if array is not None:
-                unlock(array, self.op_name)
+        """Called by the op's ``let_go``, under ``autograd.holds_lock``."""
+        array, self.array = self.array, None
+        if array is not None:
+            unlock(array, self.op_name)
 
 
 class HeldArray(np.ndarray):

@@ -342,22 +342,20 @@ class Tensor(TensorOps, TensorCreation):
     def _hold(self, op_name: str) -> None:
         """A recorded op saved this leaf for backward: its array is read-only until released
         (counted per array, see ``holding.py``: tensors sharing it share the lock)."""
-        with holding.mutex:
-            holds = self._holds
-            self._holds = holds + 1
-            if holds == 0:
-                self._holder = op_name
-                data = self._data
-                if holding.lock(data, op_name):
-                    self._locked = data
+        holds = self._holds  # (called by Function.record, under autograd.holds_lock)
+        self._holds = holds + 1
+        if holds == 0:
+            self._holder = op_name
+            data = self._data
+            if holding.lock(data, op_name):
+                self._locked = data
 
     def _unhold(self) -> None:
-        with holding.mutex:
-            holds = self._holds - 1
-            self._holds = holds
-            if holds == 0 and self._locked is not None:
-                holding.unlock(self._locked, self._holder)
-                self._locked = None
+        holds = self._holds - 1  # (called by Function.let_go, under autograd.holds_lock)
+        self._holds = holds
+        if holds == 0 and self._locked is not None:
+            holding.unlock(self._locked, self._holder)
+            self._locked = None
 
     def _escape(self) -> None:
         """This tensor's array is about to be shared outside the graph (``detach()``,
