@@ -3,8 +3,9 @@
 The net is :class:`tinygrad_nn.digits.cnn.DigitsCNN` with its default channels (16, 32, 64):
 conv 3x3 (1 -> 16), ReLU; conv 3x3 (16 -> 32), ReLU, max pool 2; conv 3x3 (32 -> 64), ReLU,
 max pool 2; Linear 256 -> 10; mean softmax cross-entropy; momentum SGD. Contenders: numpy
-written by hand (im2col), tinygrad_nn eager and compiled, PyTorch eager when it imports;
-all start from the same float32 weights and are checked against hand numpy's losses.
+written by hand (im2col), tinygrad_nn eager and compiled (numpy, and numba when it imports),
+PyTorch eager and JAX jit when they import; all start from the same float32 weights and are
+checked against hand numpy's losses.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ __all__ = [
     "make_compiled_step",
     "make_eager_step",
     "make_hand_step",
+    "make_jax_step",
+    "make_numba_step",
     "make_torch_step",
 ]
 
@@ -207,6 +210,14 @@ def make_compiled_step(p: ConvProblem) -> Callable[[], Any]:
     return lambda: compiled(p.X, p.y)
 
 
+def make_numba_step(p: ConvProblem) -> Callable[[], Any]:
+    """``tinygrad_nn.compile(..., backend="numba")`` of the same step."""
+    import tinygrad_nn
+
+    compiled = tinygrad_nn.compile(make_train_step(p), backend="numba")
+    return lambda: compiled(p.X, p.y)
+
+
 # ----------------------------------------------------------------------------- PyTorch
 
 
@@ -243,5 +254,52 @@ def make_torch_step(p: ConvProblem) -> Callable[[], Any]:
         loss.backward()
         opt.step()
         return loss
+
+    return step
+
+
+# ----------------------------------------------------------------------------- JAX
+
+
+def make_jax_step(p: ConvProblem) -> Callable[[], Any]:
+    """JAX: the whole step (value_and_grad and the momentum update) under one ``jax.jit``,
+    NCHW convolutions with ``lax.conv_general_dilated``, max pooling with ``reduce_window``;
+    parameters and velocities donated, every call waits for its results."""
+    import jax
+    import jax.numpy as jnp
+    from jax import lax
+
+    lr, mu = p.lr, p.momentum
+
+    def conv(x: Any, w: Any, b: Any) -> Any:
+        y = lax.conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1)))
+        return y + b[None, :, None, None]
+
+    def pool(x: Any) -> Any:
+        return lax.reduce_window(x, -jnp.inf, lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+
+    def loss_fn(q: dict, x: Any, y: Any) -> Any:
+        h = jax.nn.relu(conv(x, q["conv1.weight"], q["conv1.bias"]))
+        h = pool(jax.nn.relu(conv(h, q["conv2.weight"], q["conv2.bias"])))
+        h = pool(jax.nn.relu(conv(h, q["conv3.weight"], q["conv3.bias"])))
+        logits = h.reshape(h.shape[0], -1) @ q["out.weight"] + q["out.bias"]
+        log_p = jax.nn.log_softmax(logits, axis=1)
+        return -jnp.mean(jnp.take_along_axis(log_p, y[:, None], axis=1))
+
+    def train_step(q: dict, velocity: dict, x: Any, y: Any) -> tuple:
+        loss, grads = jax.value_and_grad(loss_fn)(q, x, y)
+        velocity = jax.tree.map(lambda v, g: mu * v - lr * g, velocity, grads)
+        q = jax.tree.map(lambda a, v: a + v, q, velocity)
+        return q, velocity, loss
+
+    jitted = jax.jit(train_step, donate_argnums=(0, 1))
+    params = {k: jnp.asarray(v) for k, v in p.init.items()}
+    state = [params, jax.tree.map(jnp.zeros_like, params)]
+    x, y = jnp.asarray(p.X.reshape(-1, 1, 8, 8)), jnp.asarray(p.y.astype(np.int32))
+
+    def step() -> Any:
+        out = jax.block_until_ready(jitted(state[0], state[1], x, y))
+        state[0], state[1] = out[0], out[1]
+        return out[2]
 
     return step

@@ -94,7 +94,9 @@ CNN_MAKERS = {
     "hand": cnn.make_hand_step,
     "eager": cnn.make_eager_step,
     "compiled": cnn.make_compiled_step,
+    "numba": cnn.make_numba_step,
     "torch": cnn.make_torch_step,
+    "jax": cnn.make_jax_step,
 }
 
 
