@@ -15,42 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from op_inputs import AWAY, DISTINCT, P, U
 
 from tinygrad_nn import Tensor, gradcheck, ops, softmax_cross_entropy
 from tinygrad_nn.nn import Linear, l2_penalty
-
-# ----------------------------------------------------------------------------- inputs
-
-
-def U(*shape, lo=-2.0, hi=2.0):
-    """Uniform values in [lo, hi]."""
-    return lambda rng: rng.uniform(lo, hi, size=shape)
-
-
-def P(*shape):
-    """Positive values away from 0: for log, division and fractional powers."""
-    return U(*shape, lo=0.5, hi=2.0)
-
-
-def AWAY(*shape):
-    """Either sign but |x| >= 0.2: relu's kink is never within eps."""
-
-    def make(rng):
-        return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.2, 2.0, size=shape)
-
-    return make
-
-
-def DISTINCT(*shape):
-    """Values at least 0.08 apart in random order: max without near-ties."""
-
-    def make(rng):
-        n = int(np.prod(shape, dtype=int))
-        values = rng.permutation(n) * 0.1 - 1.0 + rng.uniform(0.0, 0.02, size=n)
-        return values.reshape(shape)
-
-    return make
-
 
 # ----------------------------------------------------------------------------- references
 

@@ -17,43 +17,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from op_inputs import AWAY, DISTINCT, P, U
 
 import tinygrad_nn as tg
 from tinygrad_nn import Tensor, gradcheck, losses, viz
 from tinygrad_nn import functional as F
 from tinygrad_nn.ops.special import erf
-
-# ----------------------------------------------------------------------------- inputs
-
-
-def U(*shape, lo=-2.0, hi=2.0):
-    """Uniform values in [lo, hi]."""
-    return lambda rng: rng.uniform(lo, hi, size=shape)
-
-
-def P(*shape):
-    """Positive values away from 0 (sqrt, log-like ops, a base of a tensor power)."""
-    return U(*shape, lo=0.5, hi=2.0)
-
-
-def AWAY(*shape):
-    """Either sign but |x| >= 0.2: kinks at 0 (abs, leaky_relu, elu) stay out of reach."""
-
-    def make(rng):
-        return rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.2, 2.0, size=shape)
-
-    return make
-
-
-def DISTINCT(*shape):
-    """Values at least 0.08 apart in random order: min without near-ties."""
-
-    def make(rng):
-        n = int(np.prod(shape, dtype=int))
-        values = rng.permutation(n) * 0.1 - 1.0 + rng.uniform(0.0, 0.02, size=n)
-        return values.reshape(shape)
-
-    return make
 
 
 def WITH_ZEROS(*shape):
