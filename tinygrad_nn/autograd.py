@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .holding import hold_leaves, let_go
 from .hooks import VersionClock, hooks_state
 
 __all__ = [
@@ -41,9 +42,6 @@ class _State(threading.local):
 
 
 _state = _State()
-#: every change of a hold count happens under this lock: graphs built in several threads may
-#: hold the same tensor (a shared input), and a count two threads update at once is lost
-holds_lock = threading.Lock()
 
 
 # ----------------------------------------------------------------------------- grad mode
@@ -174,21 +172,13 @@ class Function:
         self._grad_out = None
         self._released = False
         self._retained = None
-        held = [t for t in inputs if t.op is None]
-        if held:
-            with holds_lock:
-                for t in held:
-                    t._hold(self.name)
-        self._held = held
+        self._held = hold_leaves(inputs, self.name)
 
     def let_go(self) -> None:
         """Stop holding the inputs: their arrays may be written again (the version check at
         backward still catches an edit)."""
         held, self._held = self._held, ()
-        if held:
-            with holds_lock:
-                for t in held:
-                    t._unhold()
+        let_go(held)
 
     def release(self) -> None:
         """Drop the arrays saved for backward and free the inputs for writing; the graph's

@@ -13,13 +13,48 @@ lock views that already exist.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
-from .autograd import holds_lock
+__all__ = [
+    "ArrayHold",
+    "HeldArray",
+    "hold_leaves",
+    "holder",
+    "holds_lock",
+    "let_go",
+    "lock",
+    "locks",
+    "shared",
+    "unlock",
+]
 
-__all__ = ["ArrayHold", "HeldArray", "holder", "lock", "locks", "shared", "unlock"]
+#: every change of a hold count happens under this lock: graphs built in several threads may
+#: hold the same tensor (a shared input), and a count two threads update at once is lost
+holds_lock = threading.Lock()
+
+
+def hold_leaves(inputs: Iterable[Any], op_name: str) -> list:
+    """Hold the leaf tensors among an op's ``inputs`` (``Function.record`` calls this);
+    returns them, for :func:`let_go`."""
+    held = [t for t in inputs if t.op is None]
+    if held:
+        with holds_lock:
+            for t in held:
+                t._hold(op_name)
+    return held
+
+
+def let_go(held: list) -> None:
+    """Undo :func:`hold_leaves` (and any :class:`ArrayHold` an op added to its list)."""
+    if held:
+        with holds_lock:
+            for t in held:
+                t._unhold()
+
 
 #: id(array) -> [array, op name, op name, ...]: the locked arrays, one name per hold
 locks: dict[int, list] = {}
@@ -94,7 +129,7 @@ class ArrayHold:
         self.op_name = op_name
 
     def _unhold(self) -> None:
-        """Called by the op's ``let_go``, under ``autograd.holds_lock``."""
+        """Called by :func:`let_go`, under :data:`holds_lock`."""
         array, self.array = self.array, None
         if array is not None:
             unlock(array, self.op_name)

@@ -342,7 +342,7 @@ class Tensor(TensorOps, TensorCreation):
     def _hold(self, op_name: str) -> None:
         """A recorded op saved this leaf for backward: its array is read-only until released
         (counted per array, see ``holding.py``: tensors sharing it share the lock)."""
-        holds = self._holds  # (called by Function.record, under autograd.holds_lock)
+        holds = self._holds  # (called by holding.hold_leaves, under its lock)
         self._holds = holds + 1
         if holds == 0:
             self._holder = op_name
@@ -351,7 +351,7 @@ class Tensor(TensorOps, TensorCreation):
                 self._locked = data
 
     def _unhold(self) -> None:
-        holds = self._holds - 1  # (called by Function.let_go, under autograd.holds_lock)
+        holds = self._holds - 1  # (called by holding.let_go, under its lock)
         self._holds = holds
         if holds == 0 and self._locked is not None:
             holding.unlock(self._locked, self._holder)
