@@ -87,7 +87,7 @@ def _rules() -> list[tuple[list[str], Callable[[dict, dict], str | None]]]:
         ),
         (
             [
-                rf"(?P<t>{_N}) = (?P<z>{_N})\.sum\(axis=1, keepdims=True\)",
+                rf"(?P<t>{_N}) = np\.add\.reduce\((?P<z>{_N}), axis=1, keepdims=True\)",
                 rf"(?P<loss>{_N}) = \(np\.log\((?P=t)\[:, 0\]\) - (?P<picked>{_N})\)\.sum\(\) / "
                 r"(?P<n>\d+)",
                 r"np\.divide\((?P=z), (?P=t), out=(?P=z)\)",

@@ -102,7 +102,10 @@ class SoftmaxCrossEntropy(Function):
         picked = c.let(f"{z}.reshape(-1)[{flat}]", z, hint="picked")
         c.line(f"np.exp({z}, out={z})")
         total = c.let(
-            f"{z}.sum(axis=1, keepdims=True)", shape=(n, 1), dtype=c.dtype(z), hint="total"
+            f"np.add.reduce({z}, axis=1, keepdims=True)",
+            shape=(n, 1),
+            dtype=c.dtype(z),
+            hint="total",
         )
         loss = c.let(f"(np.log({total}[:, 0]) - {picked}).sum() / {n}", like=c.out, hint="loss")
         c.line(f"{z} /= {total}")

@@ -203,7 +203,7 @@ class Linear(Function):
             return gx, gw
         if need[2]:
             gb = c.new(shape=(c.shape(grad)[-1],), dtype=dt, hint=f"g_{c.hint}")
-            c.line(f"np.sum({rows}, axis=0, out={gb})")
+            c.line(f"np.add.reduce({rows}, axis=0, out={gb})")
         return gx, gw, gb
 
 
