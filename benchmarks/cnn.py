@@ -22,6 +22,7 @@ __all__ = [
     "cnn_problem",
     "make_compiled_step",
     "make_eager_step",
+    "make_gemm_floor",
     "make_hand_step",
     "make_jax_step",
     "make_numba_step",
@@ -170,6 +171,37 @@ def make_hand_step(p: ConvProblem) -> Callable[[], np.floating]:
             velocity[k] = p.momentum * velocity[k] - p.lr * g
             params[k] += velocity[k]
         return loss
+
+    return step
+
+
+def make_gemm_floor(p: ConvProblem) -> Callable[[], None]:
+    """Only the step's matrix products (the hand step's im2col GEMMs), into preallocated
+    outputs: forward ``cols @ W^T`` per convolution and ``flat @ W`` for the linear layer;
+    backward ``dW = d^T @ cols`` and ``dcols = d @ W`` per convolution (none for the input)
+    and ``dW``, ``dflat`` for the linear layer: 11 products in all."""
+    rng = np.random.default_rng(0)
+    n = p.n
+    # (rows, k, channels out) of each convolution's product in the hand step
+    convs = [(n * 64, 9, 16), (n * 64, 144, 32), (n * 16, 288, 64)]
+    cols = [rng.standard_normal((r, k)).astype(DTYPE) for r, k, _ in convs]
+    weights = [rng.standard_normal((o, k)).astype(DTYPE) for _, k, o in convs]
+    outs = [np.empty((r, o), DTYPE) for r, _, o in convs]
+    grads = [np.empty_like(w) for w in weights]
+    dcols = [np.empty_like(c) for c in cols]
+    flat, w_out = rng.standard_normal((n, 256)).astype(DTYPE), p.init["out.weight"].copy()
+    logits, g_out, d_flat = np.empty((n, 10), DTYPE), np.empty_like(w_out), np.empty_like(flat)
+
+    def step() -> None:
+        for c, w, out in zip(cols, weights, outs):
+            np.matmul(c, w.T, out=out)
+        np.matmul(flat, w_out, out=logits)
+        np.matmul(flat.T, logits, out=g_out)  # logits stand in for their gradient
+        np.matmul(logits, w_out.T, out=d_flat)
+        for i in reversed(range(3)):
+            np.matmul(outs[i].T, cols[i], out=grads[i])
+            if i > 0:
+                np.matmul(outs[i], weights[i], out=dcols[i])
 
     return step
 

@@ -45,8 +45,8 @@ CONTENDERS = (
         "GEMM-only floor (numpy)",
         hand_numpy.make_gemm_floor,
         same_math=False,
-        workloads=("mlp1024",),
-        note="the step's 8 matrix products alone, into preallocated outputs",
+        workloads=("mlp1024", "digits-cnn-b32", "digits-cnn-b256"),
+        note="the step's matrix products alone, into preallocated outputs",
     ),
     Contender(
         "tuned",
@@ -92,6 +92,7 @@ CONTENDERS = (
 #: the CNN workloads (``digits-cnn-*``) have their own builders for these contenders only
 CNN_MAKERS = {
     "hand": cnn.make_hand_step,
+    "floor": cnn.make_gemm_floor,
     "eager": cnn.make_eager_step,
     "compiled": cnn.make_compiled_step,
     "numba": cnn.make_numba_step,
