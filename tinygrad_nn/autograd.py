@@ -5,21 +5,21 @@ the Function points at its input Tensors (``fn.inputs``, a tuple in call order).
 walks this graph in reverse topological order, calling each Function's ``backward`` once
 and summing the gradients that meet at a tensor.
 
-This module imports nothing from the rest of the package: Tensors are whatever objects have
-``_data``, ``grad``, ``requires_grad`` and ``op``. ``Function.apply`` hands the work of
-running and recording an op to the Tensor class (``Tensor._apply`` in ``tensor.py``, which
-sets ``Function.result_type``).
+This module imports only the small modules under it (``gradmode``, ``holding``, ``hooks``):
+Tensors are whatever objects have ``_data``, ``grad``, ``requires_grad`` and ``op``.
+``Function.apply`` hands running and recording an op to the Tensor class (``Tensor._apply``
+in ``tensor.py``, which sets ``Function.result_type``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
-import threading
 from typing import Any
 
 import numpy as np
 
+from .gradmode import enable_grad, is_grad_enabled, no_grad
 from .holding import hold_leaves, let_go
 from .hooks import VersionClock, hooks_state
 
@@ -34,63 +34,7 @@ __all__ = [
 ]
 
 
-class _State(threading.local):
-    """Per-thread switch: is grad being recorded?"""
-
-    def __init__(self) -> None:
-        self.grad_enabled = True
-
-
-_state = _State()
-
-
-# ----------------------------------------------------------------------------- grad mode
-
-
-def is_grad_enabled() -> bool:
-    """True unless inside :func:`no_grad` (per thread)."""
-    return _state.grad_enabled
-
-
-class _GradMode(contextlib.ContextDecorator):
-    """Context manager and decorator that sets grad recording, restoring it on exit."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._saved: list[bool] = []
-
-    def __enter__(self) -> _GradMode:
-        self._saved.append(_state.grad_enabled)
-        _state.grad_enabled = self.enabled
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        _state.grad_enabled = self._saved.pop()
-
-    def _recreate_cm(self) -> _GradMode:
-        # a fresh manager per decorated call, so threads and recursion never share state
-        return _GradMode(self.enabled)
-
-
-def no_grad() -> _GradMode:
-    """Nothing computed inside is recorded for backward.
-
-    Use as ``with no_grad(): ...`` or as a decorator ``@no_grad()``. The switch is per
-    thread and always restored, even when the body raises.
-    """
-    return _GradMode(False)
-
-
-def enable_grad() -> _GradMode:
-    """Turn recording back on inside a :func:`no_grad` block (context manager or decorator)."""
-    return _GradMode(True)
-
-
 # ----------------------------------------------------------------------------- Function
-
-
-def _snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 class Function:
@@ -130,7 +74,7 @@ class Function:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "name" not in cls.__dict__:
-            cls.name = _snake_case(cls.__name__)
+            cls.name = re.sub(r"(?<!^)(?=[A-Z])", "_", cls.__name__).lower()  # snake case
 
     def forward(self, *arrays: np.ndarray, **settings: Any) -> np.ndarray:
         """Compute the output from numpy arrays, saving on ``self`` what backward needs."""
@@ -140,21 +84,19 @@ class Function:
         """Given d(out), return d(input) for each positional input (None where not needed)."""
         raise NotImplementedError(f"{type(self).__name__} must define backward")
 
+    # Optional, for the layers above (an op without them still runs and backpropagates):
+    # ``tensor_backward`` is backward in Tensor ops, for second order (``higher_order.py``);
+    # ``forward_code``/``backward_code`` write the same bits as numpy source (``compile``).
     def tensor_backward(self, grad: Any, out: Any) -> tuple | Any:
-        """``backward`` written with Tensor ops on Tensors ``grad`` and ``out`` (the op's
-        output), so that the gradient is itself recorded: what ``backward(create_graph=True)``
-        runs (``higher_order.py``). Ops that do not define it cannot be differentiated twice."""
+        """``backward`` with Tensor ops on ``grad`` and the output ``out``, so it is recorded."""
         raise NotImplementedError(f"{self.name} has no second-order rule (tensor_backward)")
 
     def forward_code(self, c: Any, *inputs: Any, **settings: Any) -> str:
-        """``forward`` as numpy source for ``compile``: write lines through ``c`` (a
-        ``codegen.Code``) that compute the same bits, and return the output's name. An op
-        without one has its ``forward`` called from the generated code."""
+        """Write ``forward`` through ``c`` (a ``codegen.Code``); return the output's name."""
         raise NotImplementedError
 
     def backward_code(self, c: Any, grad: str) -> tuple | str:
-        """``backward`` as numpy source for ``compile``: the names of the input gradients
-        (None where not needed), computing the same bits as ``backward``."""
+        """Write ``backward`` through ``c``; return the input gradients' names (or None)."""
         raise NotImplementedError
 
     @classmethod
@@ -174,12 +116,6 @@ class Function:
         self._retained = None
         self._held = hold_leaves(inputs, self.name)
 
-    def let_go(self) -> None:
-        """Stop holding the inputs: their arrays may be written again (the version check at
-        backward still catches an edit)."""
-        held, self._held = self._held, ()
-        let_go(held)
-
     def release(self) -> None:
         """Drop the arrays saved for backward and free the inputs for writing; the graph's
         structure (ops, inputs, names) stays, so it can still be drawn."""
@@ -187,14 +123,15 @@ class Function:
         d = getattr(self, "__dict__", None)
         if d is not None:
             d.clear()
-        if self._held:
-            self.let_go()
+        held, self._held = self._held, ()
+        let_go(held)  # (the version check at backward still catches a later edit)
 
     def __del__(self) -> None:
         # a graph dropped without backward frees its inputs for writing too
         if getattr(self, "_held", None):
             with contextlib.suppress(Exception):  # at interpreter shutdown: nothing to free
-                self.let_go()
+                held, self._held = self._held, ()
+                let_go(held)
 
     def __reduce__(self) -> tuple:
         raise TypeError(
@@ -296,30 +233,20 @@ def backward(root: Any, grad: Any = None, retain_graph: bool = False) -> None:
     for hook in hooks_state.hooks:
         hook.on_backward(order, root, seed)
         retain_graph = retain_graph or hook.keeps_graph()
-    run_backward(order, root, seed, retain_graph)
-
-
-def run_backward(
-    order: list[Function], root: Any, seed: np.ndarray, retain_graph: bool, check: bool = True
-) -> None:
-    """Backpropagate ``seed`` from ``root`` through ``order`` (as :func:`toposort` made it).
-
-    Each op's output gradient is the sum of what its consumers sent back; each input's
-    gradient is summed back to its shape (:func:`unbroadcast`). ``check=False`` skips the
-    in-place-edit check (for replays where no user code runs between forward and backward).
-    """
     root.op._grad_out = seed
     try:
-        _walk(order, root, retain_graph, check)
+        _walk(order, root, retain_graph)
     except BaseException:
         for fn in order:  # a failed pass leaves no half-summed gradients for the next one
             fn._grad_out = None
         raise
 
 
-def _walk(order: list[Function], root: Any, retain_graph: bool, check: bool) -> None:
+def _walk(order: list[Function], root: Any, retain_graph: bool) -> None:
+    """Run each op's backward, latest first: its output gradient is the sum of what its
+    consumers sent back; each input's gradient is summed back to its shape."""
     hooks = hooks_state.hooks
-    edits = VersionClock.now if check else None
+    edits = VersionClock.now
     for fn in reversed(order):
         g = fn._grad_out
         if fn._released:
@@ -334,7 +261,7 @@ def _walk(order: list[Function], root: Any, retain_graph: bool, check: bool) -> 
             out = fn._retained()
             if out is not None:
                 _store_grad(out, g, copy=True)
-        if check and fn._edits != edits:  # some tensor was edited in place since forward
+        if fn._edits != edits:  # some tensor was edited in place since forward
             _check_versions(fn)
         grads = fn.backward(g)
         if type(grads) is not tuple:  # one bare gradient: allowed for one input

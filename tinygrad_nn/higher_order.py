@@ -1,6 +1,6 @@
 """Gradients that are graphs themselves, so they can be differentiated again.
 
-The first-order engine (``autograd.run_backward``) works on numpy arrays and records
+The first-order engine (``autograd.backward``) works on numpy arrays and records
 nothing. Here the same walk runs on Tensors: each op's ``tensor_backward(grad, out)``
 states its rule with Tensor ops (next to its numpy ``backward`` in ``ops/``), so the
 gradient it returns is recorded like any other result and has a graph of its own::

@@ -39,21 +39,36 @@ holds_lock = threading.Lock()
 
 def hold_leaves(inputs: Iterable[Any], op_name: str) -> list:
     """Hold the leaf tensors among an op's ``inputs`` (``Function.record`` calls this);
-    returns them, for :func:`let_go`."""
+    returns them, for :func:`let_go`. A tensor counts its own holds (``_holds``); its first
+    hold locks its array (:func:`lock`), counted per array."""
     held = [t for t in inputs if t.op is None]
     if held:
         with holds_lock:
             for t in held:
-                t._hold(op_name)
+                holds = t._holds
+                t._holds = holds + 1
+                if holds == 0:
+                    t._holder = op_name
+                    data = t._data
+                    if lock(data, op_name):
+                        t._locked = data
     return held
 
 
 def let_go(held: list) -> None:
-    """Undo :func:`hold_leaves` (and any :class:`ArrayHold` an op added to its list)."""
+    """Undo :func:`hold_leaves` (and any :class:`ArrayHold` an op added to its list): a
+    tensor's last hold unlocks its array."""
     if held:
         with holds_lock:
             for t in held:
-                t._unhold()
+                if type(t) is ArrayHold:
+                    t._unhold()
+                    continue
+                holds = t._holds - 1
+                t._holds = holds
+                if holds == 0 and t._locked is not None:
+                    unlock(t._locked, t._holder)
+                    t._locked = None
 
 
 #: id(array) -> [array, op name, op name, ...]: the locked arrays, one name per hold

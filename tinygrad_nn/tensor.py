@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from . import autograd, higher_order, holding, ops
-from .autograd import Function, _state
+from .autograd import Function
 from .creation import TensorCreation
+from .gradmode import _state
 from .holding import ArrayHold, HeldArray
 from .hooks import VersionClock, hooks_state, stateful
 from .tensor_ops import TensorOps
@@ -339,24 +340,6 @@ class Tensor(TensorOps, TensorCreation):
         return result
 
     # ------------------------------------------------------------------ holding
-    def _hold(self, op_name: str) -> None:
-        """A recorded op saved this leaf for backward: its array is read-only until released
-        (counted per array, see ``holding.py``: tensors sharing it share the lock)."""
-        holds = self._holds  # (called by holding.hold_leaves, under its lock)
-        self._holds = holds + 1
-        if holds == 0:
-            self._holder = op_name
-            data = self._data
-            if holding.lock(data, op_name):
-                self._locked = data
-
-    def _unhold(self) -> None:
-        holds = self._holds - 1  # (called by holding.let_go, under its lock)
-        self._holds = holds
-        if holds == 0 and self._locked is not None:
-            holding.unlock(self._locked, self._holder)
-            self._locked = None
-
     def _escape(self) -> None:
         """This tensor's array is about to be shared outside the graph (``detach()``,
         ``Tensor(t)``): while the op that made it can still run backward, lock it."""
