@@ -519,3 +519,94 @@ def test_compressed_files_of_real_models_still_load(tmp_path):
     np.savez_compressed(path, __meta__=np.array(json.dumps(meta)), **state)
     loaded = load(path)
     assert np.array_equal(loaded.fc1.weight.data, model.fc1.weight.data)
+
+
+# ------------------------------------------------------------------------ every layer, Sequential
+# Found after the CNN layers landed: `load` checked a config's sizes against the file's arrays
+# for Linear and MLP only, so a small file naming a huge Conv2d, Embedding, BatchNorm,
+# LayerNorm or DigitsCNN made `load` allocate what the config said; and a Sequential (how
+# examples/cnn.py builds its net) could not be saved and loaded at all.
+
+
+def _digits_cnn():
+    from tinygrad_nn.digits.cnn import DigitsCNN
+
+    return DigitsCNN((2, 3, 4), hidden=(5,), rng=0)
+
+
+def _set_layer0_inputs(meta):
+    meta["config"]["layers"][0]["config"]["n_in"] = 1_000_000
+
+
+@pytest.mark.parametrize(
+    ("make", "change"),
+    [
+        (lambda: tg.nn.Conv2d(2, 4, 3, rng=0), {"in_channels": 1000, "out_channels": 1000}),
+        (lambda: tg.nn.Conv2d(2, 4, 3, rng=0), {"kernel_size": [1000, 1000]}),
+        (lambda: tg.nn.Embedding(5, 3, rng=0), {"num_embeddings": 1_000_000}),
+        (lambda: tg.nn.BatchNorm1d(3), {"num_features": 2_000_000}),
+        (lambda: tg.nn.LayerNorm(4), {"normalized_shape": [2000, 2000]}),
+        (_digits_cnn, {"channels": [1000, 1000, 4]}),
+        (lambda: tg.nn.Sequential(Linear(3, 4, rng=0), tg.nn.ReLU()), _set_layer0_inputs),
+    ],
+    ids=["conv-channels", "conv-kernel", "embedding", "batchnorm", "layernorm", "cnn", "seq"],
+)
+def test_every_layers_config_is_checked_before_anything_is_built(tmp_path, make, change):
+    path = tmp_path / "liar.npz"
+    save(make(), path)
+    _rewrite_meta(path, change if callable(change) else lambda m: m["config"].update(change))
+    outcome, peak = _peak_bytes(lambda: load(path))
+    assert isinstance(outcome, CheckpointError), outcome
+    assert "liar.npz" in str(outcome)
+    assert peak < 4 << 20, f"{peak / 2**20:.1f} MiB allocated before refusing"
+
+
+def test_a_sequential_saves_and_loads_with_every_kind_of_layer(tmp_path):
+    nn = tg.nn
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1, rng=0),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Sequential(nn.Linear(64, 10, rng=1), nn.Tanh()),
+        nn.Dropout(0.1),
+    )
+    x = tg.Tensor(np.random.default_rng(2).normal(size=(3, 1, 8, 8)).astype(np.float32))
+    model(x)  # one training-mode pass moves the running statistics
+    model.eval()
+    path = tmp_path / "seq.npz"
+    save(model, path)
+    again = load(path).eval()
+    assert type(again) is nn.Sequential and len(again) == len(model)
+    assert [type(m) for m in again.layers] == [type(m) for m in model.layers]
+    assert again.config() == model.config()
+    state, loaded = model.state_dict(), again.state_dict()
+    assert list(state) == list(loaded)
+    for key in state:
+        np.testing.assert_array_equal(state[key], loaded[key])
+    np.testing.assert_array_equal(again(x).data, model(x).data)
+    assert [name for name, _ in again.named_parameters()][:2] == ["0.weight", "0.bias"]
+
+
+def test_a_sequential_holding_a_custom_module_points_to_load_state(tmp_path):
+    model = tg.nn.Sequential(Custom(), tg.nn.ReLU())
+    path = tmp_path / "mixed.npz"
+    save(model, path)
+    with pytest.raises(CheckpointError, match="custom module 'Sequential'.*load_state"):
+        load(path)
+    again = tg.nn.Sequential(Custom(seed=9), tg.nn.ReLU())
+    again.load_state_dict(load_state(path)[0])
+    x = _x(3)
+    np.testing.assert_array_equal(again(x).data, model(x).data)
+
+
+@pytest.mark.parametrize(
+    "name", ["os.system", "tinygrad_nn.nn.Nope", "tinygrad_nn.Tensor", "tinygrad_nn.nn", 7]
+)
+def test_a_sequential_naming_a_foreign_or_unknown_class_is_refused(tmp_path, name):
+    path = tmp_path / "odd.npz"
+    save(tg.nn.Sequential(tg.nn.ReLU()), path)
+    _rewrite_meta(path, lambda m: m["config"]["layers"][0].update({"class": name}))
+    with pytest.raises(CheckpointError, match="odd.npz"):
+        load(path)

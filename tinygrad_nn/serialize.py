@@ -6,14 +6,13 @@ The raw files (atomic writes; reads that check every size before allocating) are
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any
 
 import numpy as np
 
 from .archive import FORMAT_VERSION, CheckpointError, read_file, write_file
-from .nn import Module
+from .nn.module import ForeignClass, Module, class_path, package_class
 
 __all__ = [
     "CheckpointError",
@@ -30,18 +29,6 @@ __all__ = [
 # ----------------------------------------------------------------------------- models
 
 
-def _class_path(obj: Any) -> str:
-    """``obj``'s class as the shortest import path that reaches it (``tinygrad_nn.nn.MLP``)."""
-    cls = type(obj)
-    module = cls.__module__
-    while "." in module:
-        parent = module.rpartition(".")[0]
-        if getattr(importlib.import_module(parent), cls.__qualname__, None) is not cls:
-            break
-        module = parent
-    return f"{module}.{cls.__qualname__}"
-
-
 def save(obj: Any, path: str | os.PathLike, **metadata: Any) -> None:
     """Save a Module (or a fitted ``MLPClassifier``) to ``path``, atomically.
 
@@ -51,10 +38,10 @@ def save(obj: Any, path: str | os.PathLike, **metadata: Any) -> None:
     """
     if isinstance(obj, Module):
         arrays = obj.state_dict()
-        meta = {"kind": "module", "class": _class_path(obj), "config": obj.config()}
+        meta = {"kind": "module", "class": class_path(type(obj)), "config": obj.config()}
     elif hasattr(obj, "_checkpoint_payload"):
         arrays, meta = obj._checkpoint_payload()
-        meta["class"] = _class_path(obj)
+        meta["class"] = class_path(type(obj))
     else:
         raise TypeError(f"save: expected a Module or a fitted estimator, got {type(obj).__name__}")
     meta["user"] = metadata
@@ -81,24 +68,15 @@ _CUSTOM = (
 def _saved_class(path: Any, meta: dict) -> type:
     """The class a file was saved from; only the package's own classes are rebuilt."""
     name = meta.get("class")
-    if not isinstance(name, str) or not name:
-        raise CheckpointError(path, "the metadata names no class")
-    if "." not in name:  # files written by version 0.1 name the class alone
+    if isinstance(name, str) and name and "." not in name:  # version 0.1 named the class alone
         home = "nn" if meta.get("kind") == "module" else "estimator"
         name = f"tinygrad_nn.{home}.{name}"
-    module, _, attr = name.rpartition(".")
-    if module != "tinygrad_nn" and not module.startswith("tinygrad_nn."):
-        raise CheckpointError(path, f"holds a custom module {attr!r}; {_CUSTOM}")
     try:
-        cls = getattr(importlib.import_module(module), attr)
-    except ModuleNotFoundError as err:
-        if (getattr(err, "name", None) or "").startswith("tinygrad_nn"):
-            raise CheckpointError(path, f"names an unknown class {name!r:.80}") from None
-        raise
-    except (AttributeError, ValueError):
-        raise CheckpointError(path, f"names an unknown class {name!r:.80}") from None
-    if not isinstance(cls, type) or not hasattr(cls, "_from_checkpoint"):
-        raise CheckpointError(path, f"names {name!r:.80}, which cannot be loaded")
+        cls = package_class(name)
+    except ForeignClass as err:
+        raise CheckpointError(path, f"holds a custom module {str(err)!r}; {_CUSTOM}") from None
+    except ValueError as err:
+        raise CheckpointError(path, str(err)) from None
     if issubclass(cls, Module) != (meta.get("kind") == "module"):
         raise CheckpointError(path, f"says it holds a {meta.get('kind')!r:.20} but names {name!r}")
     return cls
@@ -125,13 +103,12 @@ def shape_mismatch(expected: dict[str, tuple[int, ...]], arrays: dict[str, np.nd
 def _check_config(path: Any, cls: type, config: dict, arrays: dict[str, np.ndarray]) -> None:
     """Compare the shapes a module's config implies with the file's arrays, before anything is
     built, for classes that can tell them (``state_shapes``)."""
-    state_shapes = getattr(cls, "state_shapes", None)
-    if state_shapes is None:
-        return
     try:
-        expected = state_shapes(config)
+        expected = cls.state_shapes(config)
     except KeyError as err:
         raise CheckpointError(path, f"its {cls.__name__} config lacks the setting {err}") from None
+    except ForeignClass as err:
+        raise CheckpointError(path, f"holds a custom module {str(err)!r}; {_CUSTOM}") from None
     except (TypeError, ValueError) as err:
         raise CheckpointError(path, f"its {cls.__name__} config is invalid: {err}") from None
     reason = shape_mismatch(expected, arrays)
@@ -140,8 +117,8 @@ def _check_config(path: Any, cls: type, config: dict, arrays: dict[str, np.ndarr
 
 
 def load(path: str | os.PathLike) -> Any:
-    """Rebuild what :func:`save` wrote: a module of this package (``MLP``, ``Linear``, ...)
-    or a fitted estimator. A file holding your own Module class raises
+    """Rebuild what :func:`save` wrote: a module of this package (``MLP``, ``Conv2d``, a
+    ``Sequential`` of them, ...) or a fitted estimator. A file holding your own Module class raises
     :class:`CheckpointError` pointing to :func:`load_state`.
 
     The sizes in the metadata are checked against the arrays' shapes before anything is

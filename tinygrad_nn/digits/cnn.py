@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..nn import Conv2d, Linear, Module, functional
-from ..nn.module import make_rng
+from ..nn.module import make_rng, prefixed
 from ..optim import SGD, Adam, Optimizer, cosine_lr
 from ..tensor import Tensor
 
@@ -73,6 +73,22 @@ class DigitsCNN(Module):
             "hidden": list(self.hidden),
             "dtype": str(self.conv1.weight.dtype),
         }
+
+    @classmethod
+    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The convolutions' and Linear layers' shapes for ``config``, nothing built."""
+        channels, hidden = config["channels"], config.get("hidden", [])
+        if not isinstance(channels, list) or len(channels) != 3 or not isinstance(hidden, list):
+            raise ValueError(f"channels must be three ints and hidden a list: {config!r:.80}")
+        shapes = {}
+        for i, (c_in, c_out) in enumerate(zip([1, *channels], channels), start=1):
+            conv = {"in_channels": c_in, "out_channels": c_out, "kernel_size": 3}
+            shapes.update(prefixed(f"conv{i}", Conv2d.state_shapes(conv)))
+        widths = [4 * channels[2], *hidden, 10]
+        names = [f"fc{i}" for i in range(1, len(hidden) + 1)] + ["out"]
+        for name, n_in, n_out in zip(names, widths[:-1], widths[1:]):
+            shapes.update(prefixed(name, Linear.state_shapes({"n_in": n_in, "n_out": n_out})))
+        return shapes
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}, hidden={self.hidden}"

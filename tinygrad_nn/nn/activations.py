@@ -17,6 +17,10 @@ class Sigmoid(Module):
     def forward(self, x: Tensor) -> Tensor:
         return x.sigmoid()
 
+    def config(self) -> dict[str, Any]:
+        """No arguments (used by ``save``)."""
+        return {}
+
 
 class ReLU(Module):
     """Elementwise max(x, 0)."""
@@ -24,12 +28,20 @@ class ReLU(Module):
     def forward(self, x: Tensor) -> Tensor:
         return x.relu()
 
+    def config(self) -> dict[str, Any]:
+        """No arguments (used by ``save``)."""
+        return {}
+
 
 class Tanh(Module):
     """Elementwise tanh(x)."""
 
     def forward(self, x: Tensor) -> Tensor:
         return x.tanh()
+
+    def config(self) -> dict[str, Any]:
+        """No arguments (used by ``save``)."""
+        return {}
 
 
 class LeakyReLU(Module):

@@ -41,25 +41,36 @@ class Conv2d(Module):
         rng: Any = None,
         dtype: Any = None,
     ) -> None:
-        c_in = _positive(in_channels, "in_channels", "Conv2d")
-        c_out = _positive(out_channels, "out_channels", "Conv2d")
-        g = _positive(groups, "groups", "Conv2d")
+        settings = {"in_channels": in_channels, "out_channels": out_channels, "groups": groups}
+        shape = self.state_shapes({**settings, "kernel_size": kernel_size})["weight"]
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.groups, self.kernel_size = int(groups), shape[2:]
+        self.stride = pair(stride, "stride", "Conv2d", 1)
+        self.padding = pair(padding, "padding", "Conv2d", 0)
+        self.dilation = pair(dilation, "dilation", "Conv2d", 1)
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        bound = np.sqrt(6.0 / (shape[1] * shape[2] * shape[3]))
+        w = make_rng(rng).uniform(-bound, bound, size=shape).astype(dtype)
+        self.weight = Tensor(w, requires_grad=True)
+        self.bias = Tensor(np.zeros(shape[0], dtype=dtype), requires_grad=True) if bias else None
+
+    @classmethod
+    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """weight (out_channels, in_channels / groups, kh, kw) and bias (out_channels,), from
+        ``config`` alone (the constructor checks its arguments here too)."""
+        c_in = _positive(config["in_channels"], "in_channels", "Conv2d")
+        c_out = _positive(config["out_channels"], "out_channels", "Conv2d")
+        g = _positive(config.get("groups", 1), "groups", "Conv2d")
         if c_in % g or c_out % g:
             raise ValueError(
                 f"Conv2d: in_channels {c_in} and out_channels {c_out} must be divisible by "
                 f"groups {g}"
             )
-        self.in_channels, self.out_channels, self.groups = c_in, c_out, g
-        self.kernel_size = pair(kernel_size, "kernel_size", "Conv2d", 1)
-        self.stride = pair(stride, "stride", "Conv2d", 1)
-        self.padding = pair(padding, "padding", "Conv2d", 0)
-        self.dilation = pair(dilation, "dilation", "Conv2d", 1)
-        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
-        shape = (c_out, c_in // g, *self.kernel_size)
-        bound = np.sqrt(6.0 / (shape[1] * shape[2] * shape[3]))
-        w = make_rng(rng).uniform(-bound, bound, size=shape).astype(dtype)
-        self.weight = Tensor(w, requires_grad=True)
-        self.bias = Tensor(np.zeros(c_out, dtype=dtype), requires_grad=True) if bias else None
+        kh, kw = pair(config["kernel_size"], "kernel_size", "Conv2d", 1)
+        shapes = {"weight": (c_out, c_in // g, kh, kw)}
+        if config.get("bias", True):
+            shapes["bias"] = (c_out,)
+        return shapes
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (N, in_channels, H, W) -> (N, out_channels, OH, OW), one ``conv2d`` op."""

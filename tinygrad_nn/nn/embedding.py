@@ -20,13 +20,23 @@ class Embedding(Module):
     def __init__(
         self, num_embeddings: int, embedding_dim: int, rng: Any = None, dtype: Any = None
     ) -> None:
-        for label, n in (("num_embeddings", num_embeddings), ("embedding_dim", embedding_dim)):
+        sizes = {"num_embeddings": num_embeddings, "embedding_dim": embedding_dim}
+        shape = self.state_shapes(sizes)["weight"]
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
+        self.num_embeddings, self.embedding_dim = shape
+        w = make_rng(rng).standard_normal(shape)
+        self.weight = Tensor(w.astype(dtype), requires_grad=True)
+
+    @classmethod
+    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """weight (num_embeddings, embedding_dim), from ``config`` alone."""
+        sizes = []
+        for label in ("num_embeddings", "embedding_dim"):
+            n = config[label]
             if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
                 raise ValueError(f"Embedding: {label} must be a positive integer, got {n!r}")
-        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
-        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
-        w = make_rng(rng).standard_normal((self.num_embeddings, self.embedding_dim))
-        self.weight = Tensor(w.astype(dtype), requires_grad=True)
+            sizes.append(int(n))
+        return {"weight": tuple(sizes)}
 
     def forward(self, indices: Any) -> Tensor:
         """Integer indices (array, list or Tensor) of shape S -> (*S, embedding_dim)."""

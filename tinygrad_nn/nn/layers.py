@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import ops
 from ..tensor import Tensor, get_default_dtype
-from .module import Module, make_rng
+from .module import Module, class_path, make_rng, package_class, prefixed
 
 __all__ = ["MLP", "Linear", "Sequential", "l2_penalty"]
 
@@ -51,8 +51,7 @@ class Linear(Module):
 
     @classmethod
     def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
-        """The shapes ``state_dict()`` would have for ``config``, without building anything
-        (``load`` checks a file's arrays against them before allocating)."""
+        """The shapes ``state_dict()`` would have for ``config``, without building anything."""
         n_in, n_out = _size(config["n_in"]), _size(config["n_out"])
         shapes = {"weight": (n_in, n_out)}
         if config.get("bias", True):
@@ -89,9 +88,51 @@ class Sequential(Module):
         return self.layers[i]
 
     def forward(self, x: Tensor) -> Tensor:
+        """Each layer in turn: ``layers[-1](... layers[0](x))``."""
         for layer in self.layers:
             x = layer(x)
         return x
+
+    def config(self) -> dict[str, Any] | None:
+        """Each layer's class (import path) and config, so ``load`` rebuilds the whole
+        stack; None when a layer has no config (your own Module: use ``load_state``)."""
+        configs = [layer.config() for layer in self.layers]
+        if any(c is None for c in configs):
+            return None
+        return {
+            "layers": [
+                {"class": class_path(type(m)), "config": c} for m, c in zip(self.layers, configs)
+            ]
+        }
+
+    @classmethod
+    def _saved_layers(cls, config: dict[str, Any]) -> list[tuple[type, dict]]:
+        """(class, config) of each saved layer; only this package's classes are named."""
+        layers = config["layers"]
+        if not isinstance(layers, list):
+            raise ValueError(f"layers must be a list, got {type(layers).__name__}")
+        found = []
+        for entry in layers:
+            if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+                raise ValueError("each layer needs a class and a config")
+            layer_cls = package_class(entry.get("class"))
+            if not issubclass(layer_cls, Module):
+                raise ValueError(f"layer class {entry['class']!r:.80} is not a Module")
+            found.append((layer_cls, entry["config"]))
+        return found
+
+    @classmethod
+    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """Each layer's shapes under its position (``0.weight``, ...), nothing built."""
+        shapes = {}
+        for i, (layer_cls, layer_config) in enumerate(cls._saved_layers(config)):
+            shapes.update(prefixed(str(i), layer_cls.state_shapes(layer_config)))
+        return shapes
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
+        """A new stack of fresh layers built from :meth:`config`."""
+        return cls(*[k.from_config(c) for k, c in cls._saved_layers(config)])
 
 
 _ACTIVATIONS = {"sigmoid": Tensor.sigmoid, "relu": Tensor.relu, "tanh": Tensor.tanh}

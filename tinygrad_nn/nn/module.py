@@ -7,6 +7,7 @@ describes the computation; ``backward`` comes from the engine.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +17,7 @@ from ..creation import make_rng
 from ..hooks import VersionClock, stateful
 from ..tensor import Tensor, pop_scope, push_scope
 
-__all__ = ["Module", "make_rng"]
+__all__ = ["Module", "class_path", "make_rng", "package_class", "prefixed"]
 
 
 class Module:
@@ -205,6 +206,13 @@ class Module:
         return None
 
     @classmethod
+    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The shapes ``state_dict()`` would have for ``config``, computed without building
+        anything: ``load`` compares them with a file's arrays before allocating. None here
+        (no parameters or buffers); every layer that has some says which."""
+        return {}
+
+    @classmethod
     def from_config(cls, config: dict[str, Any]) -> Module:
         """A new module built from :meth:`config`'s arguments (fresh parameter values)."""
         return cls(**config)
@@ -222,3 +230,47 @@ class Module:
             return f"{type(self).__name__}({self.extra_repr()})"
         lines = [f"  ({k}): " + repr(v).replace("\n", "\n  ") for k, v in kids]
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+
+def prefixed(prefix: str, shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    """``shapes`` of a child module, named as its parent's ``state_dict`` names them."""
+    return {f"{prefix}.{key}": shape for key, shape in shapes.items()}
+
+
+def class_path(cls: type) -> str:
+    """``cls`` as the shortest import path that reaches it (``tinygrad_nn.nn.MLP``): how
+    saved files name classes."""
+    module = cls.__module__
+    while "." in module:
+        parent = module.rpartition(".")[0]
+        if getattr(importlib.import_module(parent), cls.__qualname__, None) is not cls:
+            break
+        module = parent
+    return f"{module}.{cls.__qualname__}"
+
+
+class ForeignClass(ValueError):
+    """A saved file names a class from outside this package (never imported)."""
+
+
+def package_class(name: Any) -> type:
+    """The class of this package that ``name`` (written by :func:`class_path`) names.
+
+    Nothing outside ``tinygrad_nn`` is imported: such a name raises :class:`ForeignClass`;
+    a name that reaches no class raises ValueError."""
+    if not isinstance(name, str) or not name:
+        raise ValueError("the metadata names no class")
+    module, _, attr = name.rpartition(".")
+    if module != "tinygrad_nn" and not module.startswith("tinygrad_nn."):
+        raise ForeignClass(attr)
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except ModuleNotFoundError as err:
+        if (getattr(err, "name", None) or "").startswith("tinygrad_nn"):
+            raise ValueError(f"names an unknown class {name!r:.80}") from None
+        raise
+    except (AttributeError, ValueError):
+        raise ValueError(f"names an unknown class {name!r:.80}") from None
+    if not isinstance(cls, type) or not hasattr(cls, "_from_checkpoint"):
+        raise ValueError(f"names {name!r:.80}, which cannot be loaded")
+    return cls

@@ -30,10 +30,7 @@ class _BatchNorm(Module):
         dtype: Any = None,
     ) -> None:
         name = type(self).__name__
-        if not isinstance(num_features, (int, np.integer)) or num_features < 1:
-            raise ValueError(
-                f"{name}: num_features must be a positive integer, got {num_features!r}"
-            )
+        self.state_shapes({"num_features": num_features})  # checks it
         if not eps > 0:
             raise ValueError(f"{name}: eps must be positive, got {eps!r}")
         if not 0.0 <= momentum <= 1.0:
@@ -45,6 +42,15 @@ class _BatchNorm(Module):
         self.bias = Tensor(np.zeros(c, dtype=dtype), requires_grad=True) if affine else None
         self.register_buffer("running_mean", Tensor(np.zeros(c, dtype=dtype)))
         self.register_buffer("running_var", Tensor(np.ones(c, dtype=dtype)))
+
+    @classmethod
+    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """weight and bias (when ``affine``), running_mean and running_var: all (C,)."""
+        c = config["num_features"]
+        if not isinstance(c, (int, np.integer)) or isinstance(c, bool) or c < 1:
+            raise ValueError(f"{cls.__name__}: num_features must be a positive integer, got {c!r}")
+        names = ["weight", "bias"] if config.get("affine", True) else []
+        return {key: (int(c),) for key in [*names, "running_mean", "running_var"]}
 
     def forward(self, x: Tensor) -> Tensor:
         """Batch statistics in training mode (updating the running ones), running statistics
@@ -107,11 +113,7 @@ class LayerNorm(Module):
         elementwise_affine: bool = True,
         dtype: Any = None,
     ) -> None:
-        if isinstance(normalized_shape, (int, np.integer)):
-            normalized_shape = (normalized_shape,)
-        shape = tuple(int(n) for n in normalized_shape)
-        if not shape or min(shape) < 1:
-            raise ValueError(f"LayerNorm: normalized_shape must be positive sizes, got {shape}")
+        shape = self._shape(normalized_shape)
         if not eps > 0:
             raise ValueError(f"LayerNorm: eps must be positive, got {eps!r}")
         dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
@@ -120,6 +122,25 @@ class LayerNorm(Module):
         self.weight = Tensor(np.ones(shape, dtype=dtype), requires_grad=True) if affine else None
         self.bias = Tensor(np.zeros(shape, dtype=dtype), requires_grad=True) if affine else None
         self._dtype = dtype
+
+    @staticmethod
+    def _shape(normalized_shape: Any) -> tuple[int, ...]:
+        if isinstance(normalized_shape, (int, np.integer)):
+            normalized_shape = (normalized_shape,)
+        if not isinstance(normalized_shape, (tuple, list)) or not all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in normalized_shape
+        ):
+            raise ValueError(f"LayerNorm: normalized_shape must be sizes, got {normalized_shape!r}")
+        shape = tuple(int(n) for n in normalized_shape)
+        if not shape or min(shape) < 1:
+            raise ValueError(f"LayerNorm: normalized_shape must be positive sizes, got {shape}")
+        return shape
+
+    @classmethod
+    def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+        """weight and bias of ``normalized_shape`` (when ``elementwise_affine``)."""
+        shape = cls._shape(config["normalized_shape"])
+        return {"weight": shape, "bias": shape} if config.get("elementwise_affine", True) else {}
 
     def forward(self, x: Tensor) -> Tensor:
         """x: (..., *normalized_shape) -> the same shape, one ``layer_norm`` op."""
