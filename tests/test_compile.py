@@ -382,9 +382,13 @@ def test_numba_backend_matches_eager_within_float32_round_off(activation):
     for key in eager_state:
         np.testing.assert_allclose(state[key], eager_state[key], rtol=NUMBA_RTOL, atol=1e-6)
     # every chain the backend knows is fused (a template change that breaks a pattern fails)
-    fused = {"sigmoid": "nb.sigmoid_grad", "relu": "nb.bias_relu"}[activation]
-    for kernel in ("nb.shift_rows", "nb.xent_finish", "nb.momentum_step", fused):
+    fused = {
+        "sigmoid": ["nb.sigmoid_grad_colsum("],
+        "relu": ["nb.bias_relu(", "nb.mask_grad_colsum(", "nb.sigmoid_grad_colsum("],
+    }[activation]
+    for kernel in ["nb.shift_rows(", "nb.xent_finish(", "nb.momentum_step(", *fused]:
         assert kernel in compiled.source, kernel
+    assert "np.add.reduce(" not in compiled.source  # every bias gradient summed in a kernel
     assert compiled.compile_seconds > 0
 
 
@@ -426,3 +430,22 @@ def test_fit_with_the_numba_backend_is_close_to_eager():
         states.append(model.state_dict())
     for key in states[0]:
         np.testing.assert_allclose(states[1][key], states[0][key], rtol=NUMBA_RTOL, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (32, 48), (7, 300)])
+def test_numba_bias_sum_kernels_match_the_numpy_chains_they_replace(shape):
+    from tinygrad_nn import _numba_kernels as nb
+
+    rng = np.random.default_rng(0)
+    g = rng.normal(size=shape).astype(np.float32)
+    y = rng.random(shape).astype(np.float32)
+    mask = g > 0.2
+    out, colsum = np.empty_like(g), np.full(shape[1], np.nan, np.float32)
+    nb.sigmoid_grad_colsum(g, y, out, colsum)
+    expected = g * y * (1 - y)
+    np.testing.assert_array_equal(out, expected)
+    np.testing.assert_allclose(colsum, expected.sum(axis=0), rtol=1e-6, atol=1e-7)
+    inplace = g.copy()
+    nb.mask_grad_colsum(inplace, mask, inplace, colsum)  # in place, as the step calls it
+    np.testing.assert_array_equal(inplace, g * mask)
+    np.testing.assert_allclose(colsum, (g * mask).sum(axis=0), rtol=1e-6, atol=1e-7)

@@ -2,7 +2,8 @@
 
 The numpy backend's source is rewritten line by line: a chain of numpy calls that one loop
 can do in a single pass (bias + the affine halves of sigmoid, bias + relu, the sigmoid
-derivative times the gradient, the row shift and the normalisation of softmax cross-entropy,
+derivative times the gradient (with the next bias gradient's column sums taken in the same
+loop), the row shift and the normalisation of softmax cross-entropy,
 the momentum update) becomes one call of a Numba kernel from ``_numba_kernels``; matrix
 products stay BLAS and ``tanh``/``exp`` stay numpy's vectorised loops. The kernels compile
 on first use and are cached on disk, so a second process loads them. Results match eager
@@ -53,6 +54,7 @@ def _rules() -> list[tuple[list[str], Callable[[dict, dict], str | None]]]:
                 and f"nb.bias_relu({g['y']}, {g['b']}, {g['p']})"
             ),
         ),
+        *_colsum_rules(),
         (
             [
                 rf"np\.subtract\(1, (?P<y>{_N}), out=(?P<t>{_N})\)",
@@ -100,6 +102,52 @@ def _rules() -> list[tuple[list[str], Callable[[dict, dict], str | None]]]:
             ),
         ),
     ]
+
+
+#: the largest activation (elements) whose backward and bias sum are fused: below it one
+#: call beats three or four numpy calls; above it numpy's vectorised loops are faster
+#: (measured on digits-sized layers: 721 x 48 fused is ~15% faster, 256 x 1024 ~2x slower)
+_COLSUM_MAX = 50_000
+
+_MATMUL = r"np\.matmul\([^\n]*\)"
+
+
+def _colsum_rules() -> list[tuple[list[str], Callable[[dict, dict], str | None]]]:
+    """An activation's backward, then the next layer's one or two products, then the bias
+    gradient ``np.add.reduce(o, axis=0)``: the sum is taken in the activation's loop."""
+    sigmoid = [
+        rf"np\.subtract\(1, (?P<y>{_N}), out=(?P<t>{_N})\)",
+        rf"np\.multiply\((?P<g>{_N}), (?P=y), out=(?P<o>{_N})\)",
+        r"np\.multiply\((?P=o), (?P=t), out=(?P=o)\)",
+    ]
+    relu = [rf"np\.multiply\((?P<g>{_N}), (?P<y>{_N}), out=(?P<o>{_N})\)"]
+    rules = []
+    for head, kernel in ((sigmoid, "sigmoid_grad_colsum"), (relu, "mask_grad_colsum")):
+        for products in (2, 1):
+            middle = [f"(?P<m{k}>{_MATMUL})" for k in range(products)]
+            tail = [rf"np\.add\.reduce\((?P=o), axis=0, out=(?P<b>{_N})\)"]
+            rules.append((head + middle + tail, _colsum_builder(kernel, products)))
+    return rules
+
+
+def _colsum_builder(kernel: str, products: int) -> Callable[[dict, dict], str | None]:
+    def build(g: dict, ns: dict) -> str | None:
+        o, b = ns.get(g["o"]), ns.get(g["b"])
+        if not (_ok(ns, g["o"], 2) and _ok(ns, g["b"], 1) and _ok(ns, g["g"], 2)):
+            return None
+        if o.size > _COLSUM_MAX:  # numpy's vectorised loops win on big arrays
+            return None
+        if b.shape != o.shape[1:] or ns[g["g"]].shape != o.shape or ns[g["y"]].shape != o.shape:
+            return None
+        if kernel == "mask_grad_colsum" and ns[g["y"]].dtype != bool:
+            return None
+        lines = [g[f"m{k}"] for k in range(products)]
+        # the products run after the sum now: they must not write o, or touch b at all
+        if any(f"out={g['o']})" in m or re.search(rf"\b{g['b']}\b", m) for m in lines):
+            return None
+        return "\n".join([f"nb.{kernel}({g['g']}, {g['y']}, {g['o']}, {g['b']})", *lines])
+
+    return build
 
 
 def _ok(ns: dict, name: str, ndim: int | None = None) -> bool:
@@ -177,6 +225,8 @@ def _warm(dtype: np.dtype) -> None:
     nb.half_shift(a.copy())
     nb.bias_relu(a.copy(), b, np.empty((2, 2), bool))
     nb.sigmoid_grad(a, a, a.copy())
+    nb.sigmoid_grad_colsum(a, a, a.copy(), b.copy())
+    nb.mask_grad_colsum(a, a > 0, a.copy(), b.copy())
     nb.momentum_step(a.copy(), a.copy(), a, 0.1, 0.9)
     nb.shift_rows(a, a.copy())
     nb.xent_finish(a.copy(), np.array([0, 3], np.intp), b, 2)

@@ -14,7 +14,9 @@ __all__ = [
     "half_shift",
     "momentum_step",
     "shift_rows",
+    "mask_grad_colsum",
     "sigmoid_grad",
+    "sigmoid_grad_colsum",
     "xent_finish",
 ]
 
@@ -56,6 +58,33 @@ def sigmoid_grad(g, y, out):  # pragma: no cover (compiled)
     one = y.dtype.type(1)
     for i in range(of.size):
         of[i] = gf[i] * yf[i] * (one - yf[i])
+
+
+@_jit
+def sigmoid_grad_colsum(g, y, out, colsum):  # pragma: no cover (compiled)
+    """out <- g y (1 - y), and colsum <- out summed over the rows (the next layer's bias
+    gradient) in the same pass, adding rows in order as numpy's reduction does."""
+    one = y.dtype.type(1)
+    colsum[:] = 0
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            o = g[i, j] * y[i, j] * (one - y[i, j])
+            out[i, j] = o
+            colsum[j] += o
+
+
+@_jit
+def mask_grad_colsum(g, mask, out, colsum):  # pragma: no cover (compiled)
+    """out <- g * mask (relu's backward, mask = input > 0), then colsum <- out summed over
+    the rows (two loops: each vectorises, where one loop doing both does not)."""
+    m = mask.view(np.uint8)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = g[i, j] * g.dtype.type(m[i, j])
+    colsum[:] = 0
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            colsum[j] += out[i, j]
 
 
 @_jit
