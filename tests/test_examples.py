@@ -47,3 +47,16 @@ def test_long_examples_import_names_that_exist(name):
             module = importlib.import_module(node.module)
             for alias in node.names:
                 assert hasattr(module, alias.name), f"{name}: {node.module}.{alias.name}"
+
+
+README = EXAMPLES.parent / "README.md"
+
+
+@pytest.mark.parametrize("section", ["## Fifteen lines", "## Models without writing ops"])
+def test_the_readmes_self_contained_examples_run_as_written(section, tmp_path, monkeypatch):
+    text = README.read_text(encoding="utf-8")
+    block = text[text.index(section) :].split("```python\n", 1)[1].split("```", 1)[0]
+    monkeypatch.chdir(tmp_path)  # the CNN example saves cnn.npz into the working directory
+    namespace: dict = {}
+    exec(compile(block, f"README.md {section}", "exec"), namespace)  # noqa: S102
+    assert "loss" in namespace
