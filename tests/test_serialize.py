@@ -561,6 +561,15 @@ def test_every_layers_config_is_checked_before_anything_is_built(tmp_path, make,
     assert peak < 4 << 20, f"{peak / 2**20:.1f} MiB allocated before refusing"
 
 
+def test_a_sequential_of_too_many_layers_is_refused_before_building(tmp_path):
+    path = tmp_path / "long.npz"
+    save(tg.nn.Sequential(tg.nn.ReLU()), path)
+    layer = {"class": "tinygrad_nn.nn.ReLU", "config": {}}
+    _rewrite_meta(path, lambda m: m["config"].update(layers=[layer] * 10_001))
+    with pytest.raises(CheckpointError, match="10001 layers, more than 10000"):
+        load(path)
+
+
 def test_a_sequential_saves_and_loads_with_every_kind_of_layer(tmp_path):
     nn = tg.nn
     model = nn.Sequential(

@@ -71,6 +71,10 @@ def _size(n: Any) -> int:
 class Sequential(Module):
     """Modules applied in order; children are named ``0``, ``1``, ..."""
 
+    #: ``load`` refuses a saved Sequential of more layers (each one costs time and memory
+    #: to build, and a layer without parameters takes no room in the file)
+    max_saved_layers = 10_000
+
     def __init__(self, *modules: Module) -> None:
         for m in modules:
             if not isinstance(m, Module):
@@ -111,6 +115,8 @@ class Sequential(Module):
         layers = config["layers"]
         if not isinstance(layers, list):
             raise ValueError(f"layers must be a list, got {type(layers).__name__}")
+        if len(layers) > cls.max_saved_layers:  # layers without arrays cost no file space
+            raise ValueError(f"{len(layers)} layers, more than {cls.max_saved_layers}")
         found = []
         for entry in layers:
             if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
