@@ -145,3 +145,17 @@ def test_random_graphs_replay_exactly(seed, dtype):
         assert np.array_equal(c_out.data, e_out.data, equal_nan=True)
         for e, c in zip(eager_params, comp_params):
             assert np.array_equal(c.grad, e.grad, equal_nan=True)
+
+
+def test_the_source_printed_in_how_it_works_is_what_compile_writes_today():
+    from pathlib import Path
+
+    from tinygrad_nn import nn, optim, train
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "how-it-works.md").read_text()
+    printed = doc.split("```python\ndef step(x, y):", 1)[1].split("```", 1)[0]
+    model = nn.MLP([64, 48, 32, 10], "sigmoid", output_activation="sigmoid", rng=0)
+    step = train.training_step(model, optim.SGD(model.parameters(), 0.2, 0.9), 0.6, compiled=True)
+    rng = np.random.default_rng(0)
+    step(rng.random((721, 64), dtype=np.float32), rng.integers(0, 10, 721))
+    assert ("def step(x, y):" + printed).rstrip() == step.source.rstrip()

@@ -82,16 +82,16 @@ def _rules() -> list[tuple[list[str], Callable[[dict, dict], str | None]]]:
         ),
         (
             [
-                rf"np\.subtract\((?P<l>{_N}), (?P=l)\.max\(axis=1, keepdims=True\), "
-                + rf"out=(?P<z>{_N})\)"
+                rf"np\.subtract\((?P<l>{_N}), np\.maximum\.reduce\((?P=l), axis=1, "
+                + rf"keepdims=True\), out=(?P<z>{_N})\)"
             ],
             lambda g, ns: _ok(ns, g["z"], 2) and f"nb.shift_rows({g['l']}, {g['z']})",
         ),
         (
             [
                 rf"(?P<t>{_N}) = np\.add\.reduce\((?P<z>{_N}), axis=1, keepdims=True\)",
-                rf"(?P<loss>{_N}) = \(np\.log\((?P=t)\[:, 0\]\) - (?P<picked>{_N})\)\.sum\(\) / "
-                r"(?P<n>\d+)",
+                rf"(?P<loss>{_N}) = np\.add\.reduce\(np\.log\((?P=t)\[:, 0\]\) - "
+                + rf"(?P<picked>{_N})\) / (?P<n>\d+)",
                 r"np\.divide\((?P=z), (?P=t), out=(?P=z)\)",
                 rf"(?P=z)\.reshape\(-1\)\[(?P<picks>{_N})\] -= 1",
                 r"np\.divide\((?P=z), (?P=n), out=(?P=z)\)",

@@ -36,15 +36,11 @@ def _check_targets(targets, n: int, k: int, name: str = "softmax_cross_entropy")
     return t
 
 
-_ROWS: dict[int, np.ndarray] = {}
-
-
 def flat_targets(targets: np.ndarray, n: int, k: int) -> np.ndarray:
-    """Positions ``row * k + target`` of each row's target in an (n, k) array, checked as
-    forward checks them (the compiled cross-entropy picks with these)."""
-    rows = _ROWS.get(n)
-    if rows is None:
-        rows = _ROWS[n] = np.arange(n)
+    """Positions ``row * k + target`` of each row's target in an (n, k) array: one C call
+    that also checks the range; other targets (floats, wrong shapes, out of range) go
+    through the full check, which says what is wrong."""
+    rows = np.arange(n)
     if targets.dtype.kind in "iu" and targets.shape == (n,):
         try:
             return np.ravel_multi_index((rows, targets), (n, k))
@@ -69,15 +65,15 @@ class SoftmaxCrossEntropy(Function):
         n, k = logits.shape
         if n == 0:
             raise ValueError("softmax_cross_entropy: logits have no rows (N = 0)")
-        t = self.targets = _check_targets(targets, n, k)
-        rows = np.arange(n)
+        # each row's target as a position in the flattened (n, k) array, checked
+        picks = self.picks = flat_targets(np.asarray(targets), n, k)
         # log p[target] = z[target] - log sum_j e^z_j with z = logits - max (log-sum-exp)
-        z = logits - logits.max(axis=1, keepdims=True)
+        z = logits - np.maximum.reduce(logits, axis=1, keepdims=True)
         e = np.exp(z)
-        total = e.sum(axis=1, keepdims=True)
-        loss = (np.log(total[:, 0]) - z[rows, t]).sum() / n
+        total = np.add.reduce(e, axis=1, keepdims=True)
+        loss = np.add.reduce(np.log(total[:, 0]) - z.reshape(-1)[picks]) / n
         e /= total  # softmax
-        e[rows, t] -= 1
+        e.reshape(-1)[picks] -= 1
         e /= n
         self.grad_logits = e
         return loss
@@ -88,7 +84,7 @@ class SoftmaxCrossEntropy(Function):
     def tensor_backward(self, grad, out):
         n, k = self.inputs[0].shape
         onehot = np.zeros((n, k), dtype=self.grad_logits.dtype)
-        onehot[np.arange(n), self.targets] = 1
+        onehot.reshape(-1)[self.picks] = 1
         return (self.inputs[0].softmax(axis=1) - onehot) * (grad / n)
 
     def forward_code(self, c, logits, targets):
@@ -98,7 +94,9 @@ class SoftmaxCrossEntropy(Function):
         flat = c.let(f"flat_targets({targets}, {n}, {k})", shape=(n,), dtype=np.intp, hint="picks")
         c.bind("flat_targets", flat_targets)
         z = c.new(logits, reuse=logits, hint="grad_logits")
-        c.line(f"np.subtract({logits}, {logits}.max(axis=1, keepdims=True), out={z})")
+        c.line(
+            f"np.subtract({logits}, np.maximum.reduce({logits}, axis=1, keepdims=True), out={z})"
+        )
         picked = c.let(f"{z}.reshape(-1)[{flat}]", z, hint="picked")
         c.line(f"np.exp({z}, out={z})")
         total = c.let(
@@ -107,7 +105,9 @@ class SoftmaxCrossEntropy(Function):
             dtype=c.dtype(z),
             hint="total",
         )
-        loss = c.let(f"(np.log({total}[:, 0]) - {picked}).sum() / {n}", like=c.out, hint="loss")
+        loss = c.let(
+            f"np.add.reduce(np.log({total}[:, 0]) - {picked}) / {n}", like=c.out, hint="loss"
+        )
         c.line(f"{z} /= {total}")
         c.line(f"{z}.reshape(-1)[{flat}] -= 1", writes=z)
         c.line(f"{z} /= {n}")

@@ -162,7 +162,7 @@ class Linear(Function):
         grads = (
             grad @ self.w.T if need[0] else None,  # dx = dY W^T
             x.T @ dy if need[1] else None,  # dW = x^T dY
-            dy.sum(axis=0) if need[-1] and len(need) == 3 else None,  # db = sum of dY rows
+            np.add.reduce(dy, axis=0) if need[-1] and len(need) == 3 else None,  # db: dY rows
         )
         return grads[: len(need)]
 
