@@ -1,9 +1,12 @@
-"""Input makers shared by the op tables (tests/test_ops.py, tests/test_ops_extended.py).
+"""Input makers and the two checks shared by the op tables (tests/test_ops.py,
+tests/test_ops_extended.py).
 
-Each returns ``make(rng)`` drawing a float64 array chosen to keep the numerical gradient
-well-conditioned."""
+Each input maker returns ``make(rng)`` drawing a float64 array chosen to keep the numerical
+gradient well-conditioned."""
 
 import numpy as np
+
+from tinygrad_nn import Tensor, gradcheck
 
 
 def U(*shape, lo=-2.0, hi=2.0):
@@ -34,3 +37,32 @@ def DISTINCT(*shape):
         return values.reshape(shape)
 
     return make
+
+
+def draw(inputs):
+    """The arrays of one table case, the same on every run."""
+    rng = np.random.default_rng(0)
+    return [make(rng) for make in inputs]
+
+
+def check_forward(fn, ref, inputs):
+    """``fn`` on Tensors gives what ``ref`` gives on the arrays (float64, same shape)."""
+    arrays = draw(inputs)
+    out = fn(*[Tensor(a) for a in arrays])
+    expected = np.asarray(ref(*[a.copy() for a in arrays]))
+    assert isinstance(out, Tensor)
+    assert out.shape == expected.shape
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+
+
+def check_gradient(fn, inputs):
+    """``fn``'s gradients match central differences, and have each input's shape and dtype."""
+    tensors = [Tensor(a, requires_grad=True) for a in draw(inputs)]
+    assert gradcheck(fn, *tensors)
+    out = fn(*tensors)
+    out.backward(np.ones(out.shape))
+    for t in tensors:
+        assert t.grad is not None
+        assert t.grad.shape == t.shape
+        assert t.grad.dtype == t.dtype

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from op_inputs import AWAY, DISTINCT, P, U
+from op_inputs import AWAY, DISTINCT, P, U, check_forward, check_gradient, draw
 
 from tinygrad_nn import Tensor, gradcheck, ops, softmax_cross_entropy
 from tinygrad_nn.nn import Linear, l2_penalty
@@ -384,38 +384,19 @@ CASES = [
 ]
 
 
-def _draw(inputs):
-    rng = np.random.default_rng(0)
-    return [make(rng) for make in inputs]
-
-
 @pytest.mark.parametrize(("fn", "ref", "inputs"), CASES)
 def test_forward_matches_numpy(fn, ref, inputs):
-    arrays = _draw(inputs)
-    out = fn(*[Tensor(a) for a in arrays])
-    expected = np.asarray(ref(*[a.copy() for a in arrays]))
-    assert isinstance(out, Tensor)
-    assert out.shape == expected.shape
-    assert out.dtype == np.float64
-    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+    check_forward(fn, ref, inputs)
 
 
 @pytest.mark.parametrize(("fn", "ref", "inputs"), CASES)
 def test_gradient_matches_numerical(fn, ref, inputs):
-    tensors = [Tensor(a, requires_grad=True) for a in _draw(inputs)]
-    assert gradcheck(fn, *tensors)
-    # the engine's own gradients have each input's shape and dtype
-    out = fn(*tensors)
-    out.backward(np.ones(out.shape))
-    for t in tensors:
-        assert t.grad is not None
-        assert t.grad.shape == t.shape
-        assert t.grad.dtype == t.dtype
+    check_gradient(fn, inputs)
 
 
 @pytest.mark.parametrize(("fn", "ref", "inputs"), CASES)
 def test_float32_inputs_get_float32_gradients(fn, ref, inputs):
-    arrays = _draw(inputs)
+    arrays = draw(inputs)
     tensors = [Tensor(a.astype(np.float32), requires_grad=True) for a in arrays]
     out = fn(*tensors)
     expected = np.asarray(ref(*[a.astype(np.float32) for a in arrays]))

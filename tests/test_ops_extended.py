@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from op_inputs import AWAY, DISTINCT, P, U
+from op_inputs import AWAY, DISTINCT, P, U, check_forward, check_gradient, draw
 
 import tinygrad_nn as tg
 from tinygrad_nn import Tensor, gradcheck, losses, viz
@@ -494,32 +494,14 @@ CASES = [
 ]
 
 
-def _draw(inputs):
-    rng = np.random.default_rng(0)
-    return [make(rng) for make in inputs]
-
-
 @pytest.mark.parametrize(("fn", "ref", "inputs"), CASES)
 def test_forward_matches_numpy(fn, ref, inputs):
-    arrays = _draw(inputs)
-    out = fn(*[Tensor(a) for a in arrays])
-    expected = np.asarray(ref(*[a.copy() for a in arrays]))
-    assert isinstance(out, Tensor)
-    assert out.shape == expected.shape
-    assert out.dtype == np.float64
-    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+    check_forward(fn, ref, inputs)
 
 
 @pytest.mark.parametrize(("fn", "ref", "inputs"), CASES)
 def test_gradient_matches_numerical(fn, ref, inputs):
-    tensors = [Tensor(a, requires_grad=True) for a in _draw(inputs)]
-    assert gradcheck(fn, *tensors)
-    out = fn(*tensors)
-    out.backward(np.ones(out.shape))
-    for t in tensors:
-        assert t.grad is not None
-        assert t.grad.shape == t.shape
-        assert t.grad.dtype == t.dtype
+    check_gradient(fn, inputs)
 
 
 # cases with a float64 constant beside the inputs, where numpy promotes float32 to float64
@@ -534,7 +516,7 @@ MIXED = {
 
 @pytest.mark.parametrize(("fn", "ref", "inputs"), [c for c in CASES if c.id not in MIXED])
 def test_float32_stays_float32(fn, ref, inputs):
-    tensors = [Tensor(a.astype(np.float32), requires_grad=True) for a in _draw(inputs)]
+    tensors = [Tensor(a.astype(np.float32), requires_grad=True) for a in draw(inputs)]
     out = fn(*tensors)
     assert out.dtype == np.float32
     out.backward(np.ones(out.shape, np.float32))
