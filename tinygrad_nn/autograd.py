@@ -182,6 +182,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple, op_name: str = "op") -> np.ndarr
 
     The one place broadcasting is undone: if ``x`` of ``shape`` was broadcast to
     ``grad.shape`` in the forward pass, d(loss)/dx is the sum of ``grad`` over those axes.
+    ``grad`` may be a Tensor too (second order): then the sums are recorded ops.
     """
     if grad.shape == shape:
         return grad

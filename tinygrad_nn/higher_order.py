@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .autograd import Function, _store_grad, enable_grad, no_grad, toposort
+from .autograd import Function, _store_grad, enable_grad, no_grad, toposort, unbroadcast
 
 __all__ = ["backward", "grad", "grad_tensor", "supports_create_graph"]
 
@@ -41,23 +41,6 @@ def supports_create_graph(fn: Function | type) -> bool:
     """True when the op has a ``tensor_backward`` (its rule written with Tensor ops)."""
     cls = fn if isinstance(fn, type) else type(fn)
     return cls.tensor_backward is not Function.tensor_backward
-
-
-def _unbroadcast(g: Any, shape: tuple, op_name: str) -> Any:
-    """The Tensor form of ``autograd.unbroadcast``: sum over the axes broadcasting added or
-    stretched, as recorded ops."""
-    extra = g.ndim - len(shape)
-    if extra > 0:
-        g = g.sum(axis=tuple(range(extra)))
-    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and g.shape[i] != 1)
-    if stretched:
-        g = g.sum(axis=stretched, keepdims=True)
-    if g.shape != shape:
-        raise RuntimeError(
-            f"{op_name}: tensor_backward returned a gradient of shape {g.shape} "
-            f"for an input of shape {shape}"
-        )
-    return g
 
 
 def _walk(root: Any, seed: Any, wanted: Sequence, create_graph: bool) -> dict:
@@ -103,7 +86,7 @@ def _walk(root: Any, seed: Any, wanted: Sequence, create_graph: bool) -> dict:
                 if gi is None or not t.requires_grad:
                     continue
                 if gi.shape != t.shape:
-                    gi = _unbroadcast(gi, t.shape, fn.name)
+                    gi = unbroadcast(gi, t.shape, fn.name)  # on Tensors: the sums are recorded
                 if t.op is None:
                     found[t] = gi if t not in found else found[t] + gi
                 else:
