@@ -8,6 +8,7 @@ import pickle
 
 import numpy as np
 import pytest
+from second_order import engine_grads, graph_hvp, numeric_hvp, squared_head
 
 import tinygrad_nn as tg
 from tinygrad_nn import Function, Tensor, ops
@@ -84,41 +85,9 @@ CASES = [
 ]
 
 
-def head_of(op, arrays):
-    """f(x) = sum(weights * op(x)^2): a scalar whose Hessian involves the op's rule."""
-
-    def f(*tensors):
-        y = op(*tensors)
-        w = np.random.default_rng(7).uniform(0.5, 1.5, size=y.shape)
-        return (y * y * w).sum()
-
-    return f
-
-
-def engine_grads(f, arrays):
-    """The first-order engine's gradients (numpy backward) at ``arrays``."""
-    ts = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
-    f(*ts).backward()
-    return [np.zeros(t.shape) if t.grad is None else t.grad for t in ts]
-
-
-def numeric_hvp(f, arrays, vs, eps=1e-6):
-    """d/de grad f(x + e v) at e = 0, by central differences of the engine's gradients."""
-    plus = engine_grads(f, [a + eps * v for a, v in zip(arrays, vs)])
-    minus = engine_grads(f, [a - eps * v for a, v in zip(arrays, vs)])
-    return [(p - m) / (2 * eps) for p, m in zip(plus, minus)]
-
-
-def graph_hvp(f, arrays, vs):
-    ts = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
-    gs = grad(f(*ts), ts, create_graph=True)
-    dot = sum(((g * v).sum() for g, v in zip(gs, vs)), Tensor(np.float64(0.0)))
-    return [g.data for g in grad(dot, ts)] if dot.requires_grad else [np.zeros(t.shape) for t in ts]
-
-
 @pytest.mark.parametrize("name, op, arrays", CASES, ids=[c[0] for c in CASES])
 def test_tensor_rules_match_the_engine_and_finite_differences(name, op, arrays):
-    f = head_of(op, arrays)
+    f = squared_head(op)
     # first order: the Tensor rules give the numpy rules' numbers
     ts = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
     firsts = grad(f(*ts), ts)

@@ -18,10 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from op_inputs import AWAY, DISTINCT, P, U, check_forward, check_gradient, draw
+from second_order import engine_grads, graph_hvp, numeric_hvp, squared_head
 
 import tinygrad_nn as tg
 from tinygrad_nn import Tensor, gradcheck, losses, viz
 from tinygrad_nn import functional as F
+from tinygrad_nn.higher_order import grad
 from tinygrad_nn.ops.special import erf
 
 
@@ -1438,38 +1440,12 @@ SECOND_ORDER = [
 ]
 
 
-def _squared_head(fn):
-    """x -> sum(w * fn(x)^2): a scalar whose Hessian runs through fn's rule."""
-
-    def f(*tensors):
-        y = fn(*tensors)
-        w = np.random.default_rng(7).uniform(0.5, 1.5, size=y.shape)
-        return (y * y * w).sum()
-
-    return f
-
-
-def _engine_grads(f, arrays):
-    ts = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
-    f(*ts).backward()
-    return [np.zeros(t.shape) if t.grad is None else t.grad for t in ts]
-
-
 @pytest.mark.parametrize(("fn", "arrays"), [pytest.param(*c[1:], id=c[0]) for c in SECOND_ORDER])
 def test_second_order_rules(fn, arrays):
-    higher_order = pytest.importorskip(
-        "tinygrad_nn.higher_order", reason="second-order gradients come with issue 13's merge"
-    )
-    f = _squared_head(fn)
+    f = squared_head(fn)
     ts = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
-    for got, want in zip(higher_order.grad(f(*ts), ts), _engine_grads(f, arrays)):
+    for got, want in zip(grad(f(*ts), ts), engine_grads(f, arrays)):
         np.testing.assert_allclose(got.data, want, rtol=1e-12, atol=1e-12)
     vs = [_r(*np.shape(a), seed=11 + i) for i, a in enumerate(arrays)]
-    ts = [Tensor(np.array(a, dtype=np.float64), requires_grad=True) for a in arrays]
-    gs = higher_order.grad(f(*ts), ts, create_graph=True)
-    hv = higher_order.grad(sum((g * v).sum() for g, v in zip(gs, vs)), ts)
-    eps = 1e-6
-    plus = _engine_grads(f, [a + eps * v for a, v in zip(arrays, vs)])
-    minus = _engine_grads(f, [a - eps * v for a, v in zip(arrays, vs)])
-    for got, p, m in zip(hv, plus, minus):
-        np.testing.assert_allclose(got.data, (p - m) / (2 * eps), rtol=1e-5, atol=1e-6)
+    for got, want in zip(graph_hvp(f, arrays, vs), numeric_hvp(f, arrays, vs)):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
