@@ -101,8 +101,8 @@ def shape_mismatch(expected: dict[str, tuple[int, ...]], arrays: dict[str, np.nd
 
 
 def _check_config(path: Any, cls: type, config: dict, arrays: dict[str, np.ndarray]) -> None:
-    """Compare the shapes a module's config implies with the file's arrays, before anything is
-    built, for classes that can tell them (``state_shapes``)."""
+    """Compare the shapes a module's config implies (its class's ``state_shapes``) with the
+    file's arrays, before anything is built."""
     try:
         expected = cls.state_shapes(config)
     except KeyError as err:
