@@ -208,7 +208,7 @@ class Module:
     @classmethod
     def state_shapes(cls, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
         """The shapes ``state_dict()`` would have for ``config``, computed without building
-        anything: ``load`` compares them with a file's arrays before allocating. None here
+        anything: ``load`` compares them with a file's arrays before allocating. Empty here
         (no parameters or buffers); every layer that has some says which."""
         return {}
 
